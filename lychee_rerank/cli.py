@@ -1,0 +1,142 @@
+"""The command line: ``lychee-rerank rank ... PATH...`` (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from .errors import LycheeRerankError
+
+logger = logging.getLogger("lychee_rerank.cli")
+
+FORMATS = ("table", "json", "csv")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every subcommand that loads a model."""
+    parser.add_argument("--model", default=os.environ.get("LYCHEE_MODEL"), required="LYCHEE_MODEL" not in os.environ,
+                        help="hub id, local folder, or 'demo' (default: $LYCHEE_MODEL)")
+    parser.add_argument("--mode", choices=("auto", "yesno", "generate"), default="auto")
+    parser.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--max-pixels", type=int, default=None, help="largest image area fed to the model (pixels)")
+    parser.add_argument("--quantization", choices=("int8", "nf4"), default=None, help="CUDA only, needs bitsandbytes")
+    parser.add_argument("--max-gpu-memory", type=float, default=None, help="GiB per GPU; the rest is offloaded to the CPU")
+
+
+def _rank_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("rank", help="rank images against a query")
+    add_model_options(parser)
+    parser.add_argument("--query", required=True, help="what you are looking for (Chinese, English or mixed)")
+    parser.add_argument("--instruction", default=None, help="an instruction preset (default, product, design, generated) or free text")
+    parser.add_argument("--top-k", type=int, default=None, help="print only the best K (default: all)")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--max-images", type=int, default=None, help="refuse runs with more images (default 1000)")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive) or .zip files")
+    parser.set_defaults(handler=run_rank)
+
+
+def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """from_pretrained keyword arguments from the shared model options."""
+    kwargs: dict[str, Any] = {
+        "dtype": args.dtype,
+        "device": args.device,
+        "mode": args.mode,
+        "batch_size": args.batch_size,
+        "quantization": args.quantization,
+        "max_gpu_memory": args.max_gpu_memory,
+    }
+    if args.max_pixels is not None:
+        kwargs["max_pixels"] = args.max_pixels
+    if getattr(args, "max_images", None) is not None:
+        kwargs["max_images"] = args.max_images
+    return kwargs
+
+
+def _progress_callback(total_hint: int) -> tuple[Callable, Callable[[], None]]:
+    if sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_hint, unit="img", file=sys.stderr)
+
+        def on_progress(done: int, total: int, result: Any) -> None:
+            bar.set_postfix_str(f"{result.name} → {result.score:.1f}", refresh=False)
+            bar.update(done - bar.n)
+
+        return on_progress, bar.close
+
+    def log_progress(done: int, total: int, result: Any) -> None:
+        note = f" ⚠ {result.warning}" if result.warning else ""
+        logger.info("[%d/%d] %s → %.2f%s", done, total, result.name, result.score, note)
+
+    return log_progress, lambda: None
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    from .export import to_csv, to_json, to_table
+    from .query import validate_query
+    from .reranker import Reranker
+    from .sources import collect_paths
+
+    validate_query(args.query)  # an empty query fails before any model work
+    inputs = collect_paths(args.paths)
+    reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
+    logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
+    on_progress, close = _progress_callback(len(inputs))
+    try:
+        ranking = reranker.rank(args.query, inputs, instruction=args.instruction, on_progress=on_progress)
+    finally:
+        close()
+    for warning in ranking.warnings:
+        logger.warning(warning)
+    shown = ranking[: args.top_k] if args.top_k else ranking
+    formatter = {"json": to_json, "csv": to_csv, "table": to_table}[args.format]
+    sys.stdout.write(formatter(shown) + ("\n" if args.format != "csv" else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lychee-rerank", description="Rank images against a text query with a vision-language reranker.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _rank_parser(subparsers)
+    _add_optional_commands(subparsers)
+    return parser
+
+
+def _add_optional_commands(subparsers: Any) -> None:
+    try:
+        from .bench import add_bench_parser
+    except ImportError:  # the bench command lives in its own module
+        return
+    add_bench_parser(subparsers)
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
+    for noisy in ("transformers", "httpx", "urllib3", "jieba"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lychee-rerank`` console script."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args)
+    try:
+        return args.handler(args)
+    except LycheeRerankError as exc:
+        print(f"lychee-rerank: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lychee-rerank: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Typed errors of lychee-rerank. Each message says what to do about it."""
+
+from __future__ import annotations
+
+
+class LycheeRerankError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ModelNotFoundError(LycheeRerankError):
+    """The model path or hub id cannot be found (or is not cached while offline)."""
+
+
+class IncompleteModelError(ModelNotFoundError):
+    """A model folder exists but lacks files needed to load it."""
+
+
+class UnsupportedModelError(LycheeRerankError):
+    """The model is not a Qwen2.5-VL style image-text model we can rank with."""
+
+
+class ModelLoadError(LycheeRerankError):
+    """Loading failed for another reason (memory, dtype, quantization backend)."""
+
+
+class InvalidQueryError(LycheeRerankError, ValueError):
+    """The query is empty or otherwise unusable."""
+
+
+class NoImagesError(LycheeRerankError, ValueError):
+    """No images were given or found."""
+
+
+class TooManyImagesError(LycheeRerankError, ValueError):
+    """More images than the configured per-run cap."""
+
+
+class InvalidSettingError(LycheeRerankError, ValueError):
+    """A setting (dtype, mode, device, batch size...) has a value we do not accept."""

@@ -1,0 +1,58 @@
+"""Results as JSON, CSV and a zip of the top images: shared by the CLI and the app."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import PurePosixPath
+from typing import Iterable, Sequence
+
+from .results import RECORD_KEYS, RankResult
+from .sources import ImageInput
+
+# The CSV keeps the contract's columns plus the few extras a spreadsheet user wants.
+CSV_COLUMNS = (*RECORD_KEYS, "index", "mode", "p_yes", "duplicate_of")
+
+
+def to_records(results: Iterable[RankResult]) -> list[dict]:
+    """Plain dicts in rank order, with the JSON contract's keys first."""
+    return [result.to_record() for result in results]
+
+
+def to_json(results: Iterable[RankResult], *, indent: int | None = 2) -> str:
+    """One JSON array, best first (DESIGN.md §2)."""
+    return json.dumps(to_records(results), ensure_ascii=False, indent=indent)
+
+
+def to_csv(results: Iterable[RankResult]) -> str:
+    """CSV with a header row; Excel-friendly when written with a UTF-8 BOM by the caller."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for record in to_records(results):
+        writer.writerow(record)
+    return buffer.getvalue()
+
+
+def to_table(results: Sequence[RankResult]) -> str:
+    """A fixed-width text table for terminals."""
+    lines = [f"{'rank':>4}  {'score':>5}  {'method':<8}  name"]
+    for result in results:
+        warning = f"  ⚠ {result.warning}" if result.warning else ""
+        lines.append(f"{result.rank:>4}  {result.score:>5.2f}  {result.parse_method:<8}  {result.name}{warning}")
+    return "\n".join(lines)
+
+
+def top_k_zip(results: Sequence[RankResult], inputs: Sequence[ImageInput], k: int) -> bytes:
+    """The original files of the top-k scored images, named ``01_<name>`` by rank."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for result in [r for r in results if r.ok][:k]:
+            source = inputs[result.index]
+            if source.data is None and source.opener is None:
+                continue  # a PIL image given through the API has no original file
+            name = PurePosixPath(result.name.replace("\\", "/")).name
+            archive.writestr(f"{result.rank:02d}_{name}", source.read_bytes())
+    return buffer.getvalue()
