@@ -234,7 +234,9 @@ class Reranker:
         return [self._retry_smaller(run, loaded[0])]
 
     def _retry_smaller(self, run: _Run, loaded: LoadedImage) -> Score:
-        smaller_pixels = max(MIN_MAX_PIXELS, self.max_pixels // OOM_RETRY_PIXEL_FACTOR)
+        # Relative to the image's own size: a small image that ran out of memory at max_pixels is already below it.
+        pixels = min(self.max_pixels, loaded.image.width * loaded.image.height)
+        smaller_pixels = max(MIN_MAX_PIXELS, pixels // OOM_RETRY_PIXEL_FACTOR)
         smaller = fit_to_processor(loaded.image, smaller_pixels)
         logger.warning("out of memory on %s; retrying at %dx%d", loaded.source.name, *smaller.size)
         try:

@@ -1,0 +1,179 @@
+"""End to end on a tiny random Qwen2.5-VL on the CPU: both modes, batching, stop, failures."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import jpeg_bytes, png_bytes
+from lychee_rerank import InvalidQueryError, Reranker, TooManyImagesError
+from lychee_rerank.results import PARSE_FAILED, PARSE_SKIPPED
+
+QUERY = "red dress 红色连衣裙"
+
+
+def mixed_images() -> list:
+    return [
+        ("red.png", png_bytes("red")),
+        ("blue.jpg", jpeg_bytes("blue")),
+        ("corrupt.jpg", b"\xff\xd8\xff\xe0 this is not a jpeg"),
+        Image.new("RGB", (90, 60), "green"),
+        ("wide.png", png_bytes((200, 120, 40), (300, 40))),
+        ("purple.png", png_bytes("purple")),
+    ]
+
+
+def assert_contract(results, n: int) -> None:
+    assert len(results) == n
+    assert [r.rank for r in results] == list(range(1, n + 1))
+    assert sorted(r.index for r in results) == list(range(n))
+    assert all(0.0 <= r.score <= 10.0 for r in results)
+    scored = [r.score for r in results if r.ok]
+    assert scored == sorted(scored, reverse=True)
+
+
+def test_yesno_end_to_end(tiny_reranker):
+    results = tiny_reranker.rank(QUERY, mixed_images())
+    assert_contract(results, 6)
+    assert results.mode == "yesno"
+    corrupt = next(r for r in results if r.name == "corrupt.jpg")
+    assert corrupt.parse_method == PARSE_FAILED and corrupt.warning and corrupt.score == 0.0
+    assert corrupt.rank == 6, "an unreadable image ranks below every scored one"
+    good = [r for r in results if r.ok]
+    assert all(r.parse_method == "yesno" and r.warning is None for r in good)
+    assert all(abs(r.p_yes + r.p_no - 1) < 1e-5 and abs(r.score - 10 * r.p_yes) < 1e-3 for r in good)
+    assert all("p(yes)=" in r.raw_output for r in good)
+
+
+def test_generate_end_to_end(tiny_instruct_dir: Path):
+    reranker = Reranker.from_pretrained(str(tiny_instruct_dir), device="cpu", mode="generate")
+    results = reranker.rank(QUERY, mixed_images()[:3])
+    assert_contract(results, 3)
+    assert {r.parse_method for r in results if r.ok} <= {"primary", "fallback", "none"}
+    # A random model writes no number: the parser says so rather than inventing a score.
+    assert all(r.warning for r in results)
+
+
+def test_empty_input_returns_empty(tiny_reranker):
+    results = tiny_reranker.rank(QUERY, [])
+    assert list(results) == [] and results.stopped is False
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t\u3000"])
+def test_empty_query_is_refused_before_model_work(tiny_reranker, query: str):
+    calls = tiny_reranker.forward_calls
+    with pytest.raises(InvalidQueryError):
+        tiny_reranker.rank(query, [png_bytes("red")])
+    assert tiny_reranker.forward_calls == calls
+
+
+def test_batch_sizes_give_the_same_scores(tiny_reranker_dir: Path):
+    images = [img for img in mixed_images() if not (isinstance(img, tuple) and img[0] == "corrupt.jpg")]
+    by_size = {}
+    for batch_size in (1, 2, 4):
+        reranker = Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu", batch_size=batch_size)
+        by_size[batch_size] = {r.index: r.score for r in reranker.rank(QUERY, images)}
+    for batch_size in (2, 4):
+        for index, score in by_size[1].items():
+            assert by_size[batch_size][index] == pytest.approx(score, abs=1e-3)
+
+
+def test_progress_reports_every_image_in_order(tiny_reranker):
+    seen = []
+    tiny_reranker.rank(QUERY, mixed_images(), on_progress=lambda done, total, r: seen.append((done, total, r.name)))
+    assert [(d, t) for d, t, _ in seen] == [(i, 6) for i in range(1, 7)]
+    assert seen[2][2] == "corrupt.jpg", "a corrupt image in the middle does not end the run"
+
+
+def test_stop_mid_run_keeps_scored_and_marks_the_rest(tiny_reranker):
+    done = []
+    results = tiny_reranker.rank(
+        QUERY, mixed_images(), on_progress=lambda d, t, r: done.append(d), should_stop=lambda: len(done) >= 2
+    )
+    assert results.stopped and len(results) == 6
+    skipped = [r for r in results if r.parse_method == PARSE_SKIPPED]
+    assert len(skipped) == 4 and all("stopped" in r.warning for r in skipped)
+    assert [r.rank for r in results[:2]] == [1, 2] and all(r.ok for r in results[:2])
+
+
+def test_duplicates_scored_once_and_both_reported(tiny_reranker):
+    calls = tiny_reranker.forward_calls
+    data = png_bytes("orange")
+    results = tiny_reranker.rank(QUERY, [("a.png", data), ("b.png", data)])
+    assert tiny_reranker.forward_calls - calls == 1
+    by_name = {r.name: r for r in results}
+    assert by_name["b.png"].duplicate_of == 0 and "duplicate of a.png" in by_name["b.png"].warning
+    assert by_name["a.png"].score == by_name["b.png"].score
+
+
+def test_too_many_images(tiny_reranker_dir: Path):
+    reranker = Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu", max_images=2)
+    with pytest.raises(TooManyImagesError, match="3 images"):
+        reranker.rank(QUERY, [png_bytes("red")] * 3)
+
+
+def test_paths_and_pil_images(tiny_reranker, tmp_path: Path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(jpeg_bytes("red"))
+    results = tiny_reranker.rank(QUERY, [str(path), Image.new("RGB", (64, 64), "blue")])
+    by_index = {r.index: r for r in results}
+    assert by_index[0].name == "photo.jpg" and by_index[0].path == str(path)
+    assert by_index[1].name == "image_2"
+
+
+def test_nan_logits_give_a_warning_and_lowest_score(tiny_reranker_dir: Path):
+    reranker = Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu")
+    # A model whose final norm overflows behaves like Qwen2.5-VL in float16: inf/NaN logits.
+    with torch.no_grad():
+        reranker.model.model.language_model.norm.weight.fill_(float("inf"))
+    results = reranker.rank(QUERY, [png_bytes("red"), png_bytes("blue")])
+    assert all(r.parse_method == PARSE_FAILED and r.score == 0.0 and "NaN" in r.warning for r in results)
+
+
+def test_out_of_memory_retries_smaller_then_gives_up(tiny_reranker_dir: Path):
+    reranker = Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu", batch_size=2)
+    real_score = reranker.scorer.score
+    sizes = []
+
+    def tight_memory(query, images, instruction=None):
+        # Fault injection standing in for a small GPU: anything over 5,000 pixels "does not fit".
+        sizes.append([im.width * im.height for im in images])
+        if any(im.width * im.height > 5000 for im in images):
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_score(query, images, instruction)
+
+    reranker.scorer.score = tight_memory
+    big, small = ("big.png", png_bytes("red", (140, 140))), ("small.png", png_bytes("blue", (56, 56)))
+    huge = ("huge.png", png_bytes("green", (1400, 1400)))
+    results = {r.name: r for r in reranker.rank(QUERY, [big, small, huge])}
+    assert results["small.png"].ok and results["small.png"].warning is None
+    assert results["big.png"].ok and "scored at" in results["big.png"].warning
+    assert results["huge.png"].parse_method == PARSE_FAILED and "out of GPU memory" in results["huge.png"].warning
+
+
+def test_two_threads_share_one_reranker(tiny_reranker):
+    outputs: dict[str, list] = {}
+    waits = []
+
+    def run(name: str, color: str) -> None:
+        outputs[name] = tiny_reranker.rank(QUERY, [png_bytes(color)] * 1 + [png_bytes("white")], on_wait=lambda: waits.append(name))
+
+    threads = [threading.Thread(target=run, args=(f"t{i}", c)) for i, c in enumerate(["red", "blue", "green"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(result) == 2 and all(r.ok for r in result) for result in outputs.values())
+    solo = tiny_reranker.rank(QUERY, [png_bytes("red"), png_bytes("white")])
+    assert [r.score for r in outputs["t0"]] == pytest.approx([r.score for r in solo], abs=1e-5)
+    assert not tiny_reranker.busy
+
+
+def test_instruction_preset_changes_the_prompt(tiny_reranker):
+    default = tiny_reranker.rank(QUERY, [png_bytes("red")])[0].score
+    product = tiny_reranker.rank(QUERY, [png_bytes("red")], instruction="product")[0].score
+    assert default != product
