@@ -79,11 +79,11 @@ def _progress_callback(total_hint: int) -> tuple[Callable, Callable[[], None]]:
 def run_rank(args: argparse.Namespace) -> int:
     from .export import to_csv, to_json, to_table
     from .query import validate_query
-    from .reranker import Reranker
+    from .reranker import DEFAULT_MAX_IMAGES, Reranker
     from .sources import collect_paths
 
     validate_query(args.query)  # an empty query fails before any model work
-    inputs = collect_paths(args.paths)
+    inputs = collect_paths(args.paths, max_images=args.max_images or DEFAULT_MAX_IMAGES)
     reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
     logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
     on_progress, close = _progress_callback(len(inputs))

@@ -270,6 +270,8 @@ class Reranker:
             p_yes=score.p_yes,
             p_no=score.p_no,
             scored_size=None if loaded.failed else loaded.image.size,
+            original_size=loaded.original_size,
+            notes=tuple(loaded.notes),
             digest=loaded.digest,
         )
 

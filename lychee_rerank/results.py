@@ -23,7 +23,8 @@ class RankResult:
     wrote (generate mode) or its yes/no probabilities (yes/no mode);
     ``parse_method`` says how the score was obtained: ``yesno``, the parser's
     ``primary``/``fallback``/``none``, or ``failed``/``skipped``.
-    ``warning`` is None or why the image or its score is suspect.
+    ``warning`` is None or why the image or its score is suspect; ``notes``
+    are neutral facts about its intake (rotated upright, resized).
     """
 
     rank: int
@@ -38,6 +39,8 @@ class RankResult:
     p_yes: float | None = None
     p_no: float | None = None
     scored_size: tuple[int, int] | None = None
+    original_size: tuple[int, int] | None = None
+    notes: tuple[str, ...] = ()  # neutral facts (rotated upright, resized), unlike warnings
     duplicate_of: int | None = None
     digest: str | None = field(default=None, repr=False)
 
@@ -53,8 +56,9 @@ class RankResult:
         """The JSON/CSV record: the contract keys first, then extras."""
         data = asdict(self)
         data.pop("digest")
-        if data["scored_size"] is not None:
-            data["scored_size"] = list(data["scored_size"])
+        for key in ("scored_size", "original_size", "notes"):
+            if data[key] is not None:
+                data[key] = list(data[key])
         ordered = {key: data.pop(key) for key in RECORD_KEYS}
         ordered.update(data)
         return ordered
