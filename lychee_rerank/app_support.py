@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from PIL import Image, ImageOps
 
 from . import sources
 from .errors import LycheeRerankError, NoImagesError
+from .images import load_image
 from .query import normalize_query
 from .results import PARSE_SKIPPED, RankResult
 from .score_parser import parse_score
@@ -125,23 +125,12 @@ def visible_results(results: Sequence[RankResult], threshold: float, top_k: int 
 
 # --- thumbnails ------------------------------------------------------------------------
 
-def make_thumbnail(data: bytes | None, side: int = THUMBNAIL_SIDE) -> bytes:
-    """A small JPEG of an image (EXIF-rotated), or a grey placeholder when it cannot be read."""
-    try:
-        if data is None:
-            raise ValueError("no bytes")
-        image = Image.open(io.BytesIO(data))
-        image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced scale, much faster
-        image = ImageOps.exif_transpose(image)
-        image.seek(0)
-        if image.mode in ("RGBA", "LA", "P", "PA"):
-            rgba = image.convert("RGBA")
-            image = Image.new("RGB", rgba.size, "white")
-            image.paste(rgba, mask=rgba.getchannel("A"))
-        image = image.convert("RGB")
-        image.thumbnail((side, side))
-    except Exception:
-        image = Image.new("RGB", (side, side), (200, 200, 200))
+def make_thumbnail(item: sources.ImageInput | None, side: int = THUMBNAIL_SIDE) -> bytes:
+    """A small JPEG of an input, read by the same safe loader as scoring (a grey placeholder if unreadable)."""
+    item = item or sources.ImageInput(name="missing", data=b"")
+    # Decode at twice the thumbnail's area at most: JPEG drafts keep this fast for big photos.
+    image = load_image(item, max_pixels=4 * side * side).image.copy()
+    image.thumbnail((side, side))
     out = io.BytesIO()
     image.save(out, "JPEG", quality=82)
     return out.getvalue()
@@ -356,7 +345,7 @@ class Job:
         self.state = RUNNING
 
         def on_progress(done: int, total: int, result: RankResult) -> None:
-            self._thumbs.setdefault(result.index, self._thumbnail_of(result.index))
+            self.thumbnail(result.index)  # made while the run goes on, so the grid appears at once
             self.latest, self.done, self.total = result, done, total
             if not self._stop.is_set():
                 self.state = RUNNING
@@ -377,20 +366,9 @@ class Job:
             self.state = DONE
 
     # -- thumbnails
-    def _thumbnail_of(self, index: int) -> bytes:
-        item = self.inputs[index]
-        try:
-            if item.image is not None:
-                buffer = io.BytesIO()
-                item.image.convert("RGB").save(buffer, "PNG")
-                return make_thumbnail(buffer.getvalue())
-            return make_thumbnail(item.read_bytes())
-        except Exception:
-            return make_thumbnail(None)
-
     def thumbnail(self, index: int) -> bytes:
         if index not in self._thumbs:
-            self._thumbs[index] = self._thumbnail_of(index)
+            self._thumbs[index] = make_thumbnail(self.inputs[index])
         return self._thumbs[index]
 
     # -- downloads

@@ -54,7 +54,7 @@ def check_model_folder(folder: Path) -> None:
         raise ModelNotFoundError(f"model folder {folder} does not exist; pass a folder holding config.json, or --model demo")
     if not folder.is_dir():
         raise ModelNotFoundError(f"{folder} is a file, not a model folder; pass the folder that holds config.json")
-    missing = [f"config.json"] if not (folder / "config.json").exists() else []
+    missing = ["config.json"] if not (folder / "config.json").exists() else []
     for group in (WEIGHT_FILES, PROCESSOR_FILES, TOKENIZER_FILES):
         if not any((folder / name).exists() for name in group):
             missing.append(" or ".join(group))
