@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The GPU figures in one command: Qwen2.5-VL-7B and -3B architectures (random bf16 weights built
+# directly on the GPU, no download), yes/no vs generate at 448x448 and 1024x768, batch 1/2/4/8,
+# plus memory flatness over 200 images on the 7B shape. Writes JSON + text under benchmarks/out/gpu/
+# and prints the combined table last. Refuses at once without CUDA.
+#   usage: bash benchmarks/run_gpu.sh            (PYTHON=... to pick the interpreter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
+OUT=${OUT_DIR:-benchmarks/out/gpu}
+$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "run_gpu.sh: no CUDA GPU visible to torch; nothing measured")'
+mkdir -p "$OUT"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
+  || $PY -c 'import torch; print(torch.cuda.get_device_name(0))'; } | tee "$OUT/gpu.txt"
+for arch in qwen2.5-vl-7b-arch qwen2.5-vl-3b-arch; do
+  $PY benchmarks/throughput.py --model "$arch" --device cuda --batch-sizes 1,2,4,8 --images 32 \
+      --image-sizes 448x448,1024x768 --max-pixels 1003520 --out "$OUT/throughput-$arch.json" | tee "$OUT/throughput-$arch.txt"
+done
+$PY benchmarks/memory.py --model qwen2.5-vl-7b-arch --device cuda --images 200 --max-pixels 1003520 \
+    --out "$OUT/memory-qwen2.5-vl-7b-arch.json" | tee "$OUT/memory-qwen2.5-vl-7b-arch.txt"
+$PY benchmarks/summarize.py "$OUT"/*.json | tee "$OUT/summary.md"
