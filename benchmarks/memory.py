@@ -52,7 +52,7 @@ DEFAULT_SIZES = "448x448,640x480,320x240,256x512,1024x768"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="mid", help="tiny | mid | qwen2.5-vl-7b-arch | qwen2.5-vl-3b-arch | a folder | demo")
+    parser.add_argument("--model", default="small-qwen-vocab", help="tiny | mid | small-qwen-vocab | qwen2.5-vl-7b-arch | qwen2.5-vl-3b-arch | a folder | demo")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--mode", choices=("yesno", "generate"), default="yesno")

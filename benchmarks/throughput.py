@@ -1,6 +1,6 @@
 """Throughput and latency: yes/no mode vs generate mode, per batch size, on one model and one image set.
 
-    python benchmarks/throughput.py --model mid --batch-sizes 1,2,4,8 --images 16
+    python benchmarks/throughput.py --model small-qwen-vocab --batch-sizes 1,2,4,8 --images 16
 
 Generate mode is forced to produce the full ``--new-tokens`` (24) tokens
 (``min_new_tokens``), so a random model's early end-of-sequence cannot flatter
@@ -52,7 +52,7 @@ MODES = ("yesno", "generate")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="mid", help="tiny | mid | qwen2.5-vl-7b-arch | qwen2.5-vl-3b-arch | a folder | a hub id | demo")
+    parser.add_argument("--model", default="small-qwen-vocab", help="tiny | mid | small-qwen-vocab | mid-qwen-vocab | qwen2.5-vl-7b-arch | qwen2.5-vl-3b-arch | a folder | a hub id | demo")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32")
     parser.add_argument("--batch-sizes", default="1,2,4,8", help="comma-separated (default 1,2,4,8)")
@@ -206,7 +206,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": info,
         "runs": [],
     }
-    generation_config = loaded.model.generation_config
     for size in args.image_sizes:
         images = synthetic_images(args.images, size)
         warm = synthetic_images(max(args.batch_sizes), size, start=10_000)
@@ -214,10 +213,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for mode in args.modes:
             reranker = Reranker(loaded, mode=mode, max_pixels=args.max_pixels, max_images=max(args.images, 1000))
             timer = StageTimer(reranker)
-            saved = (generation_config.min_new_tokens, getattr(reranker.scorer, "max_new_tokens", None))
             if mode == "generate":
                 reranker.scorer.max_new_tokens = args.new_tokens
-                generation_config.min_new_tokens = args.new_tokens  # no early EOS: every row makes all tokens
+                reranker.scorer.min_new_tokens = args.new_tokens  # no early EOS: every row makes all tokens
             try:
                 for batch_size in args.batch_sizes:
                     print(f"[{size[0]}x{size[1]}] {mode} batch {batch_size} ...", file=sys.stderr, flush=True)
@@ -227,7 +225,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         result["warning"] = f"generated {result['generated_tokens_per_batch']} tokens, not {args.new_tokens}"
                     report["runs"].append(result)
             finally:
-                generation_config.min_new_tokens = saved[0]
                 timer.close()
     report["ratios"] = ratios(report["runs"])
     info["load_average_end"] = load_average()

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from .bench import add_bench_parser
 from .errors import LycheeRerankError
 
 logger = logging.getLogger("lychee_rerank.cli")
@@ -26,6 +27,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=int, default=None, help="largest image area fed to the model (pixels)")
     parser.add_argument("--quantization", choices=("int8", "nf4"), default=None, help="CUDA only, needs bitsandbytes")
     parser.add_argument("--max-gpu-memory", type=float, default=None, help="GiB per GPU; the rest is offloaded to the CPU")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: all cores; fewer on a busy machine is much faster)")
 
 
 def _rank_parser(subparsers: Any) -> None:
@@ -105,16 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _rank_parser(subparsers)
-    _add_optional_commands(subparsers)
+    add_bench_parser(subparsers)
     return parser
 
 
-def _add_optional_commands(subparsers: Any) -> None:
-    try:
-        from .bench import add_bench_parser
-    except ImportError:  # the bench command lives in its own module
-        return
-    add_bench_parser(subparsers)
+def _configure_threads(args: argparse.Namespace) -> None:
+    # OpenMP threads that wait on a descheduled sibling slow CPU inference ~10x on a busy machine.
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -128,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lychee-rerank`` console script."""
     args = build_parser().parse_args(argv)
     _configure_logging(args)
+    _configure_threads(args)
     try:
         return args.handler(args)
     except LycheeRerankError as exc:

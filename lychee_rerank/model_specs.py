@@ -143,7 +143,29 @@ MID_QWEN_VOCAB = ArchSpec(
     vision_out_hidden=MID_SPEC.text_hidden,
     fullatt_block_indexes=(MID_SPEC.vision_depth - 1,),
 )
-ANY_DEVICE_SPECS: dict[str, ArchSpec] = {MID_QWEN_VOCAB.name: MID_QWEN_VOCAB}
+# ~46M parameters, 39M of them the published vocabulary's tied embedding: the shape class of the
+# 41M-parameter reference model of the CPU acceptance figures (a small decoder over Qwen's real
+# vocabulary, so every generated token pays for the 152,064-wide LM head as real models do).
+SMALL_QWEN_VOCAB = ArchSpec(
+    name="small-qwen-vocab",
+    hf_id="small Qwen2.5-VL with the published vocabulary",
+    text_hidden=256,
+    text_layers=4,
+    text_heads=4,
+    text_kv_heads=2,
+    text_intermediate=704,
+    tie_word_embeddings=True,
+    rope_theta=10000.0,
+    max_position_embeddings=4096,
+    mrope_section=(16, 8, 8),  # head_dim 64
+    vision_hidden=256,
+    vision_depth=4,
+    vision_heads=4,
+    vision_intermediate=704,
+    vision_out_hidden=256,
+    fullatt_block_indexes=(3,),
+)
+ANY_DEVICE_SPECS: dict[str, ArchSpec] = {spec.name: spec for spec in (MID_QWEN_VOCAB, SMALL_QWEN_VOCAB)}
 
 
 def is_arch_name(name: str) -> bool:

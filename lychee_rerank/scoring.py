@@ -145,6 +145,7 @@ class GenerateScorer(Scorer):
     def __init__(self, model: Any, processor: Any, max_new_tokens: int = GENERATE_MAX_NEW_TOKENS):
         super().__init__(model, processor)
         self.max_new_tokens = max_new_tokens
+        self.min_new_tokens = 0  # benchmarks force full-length answers so early EOS cannot flatter timing
 
     def messages(self, query: str, image: Image.Image, instruction: str | None) -> list[dict]:
         return generate_messages(query, image, instruction)
@@ -154,6 +155,7 @@ class GenerateScorer(Scorer):
         generated = self.model.generate(
             **inputs,
             max_new_tokens=self.max_new_tokens,
+            min_new_tokens=self.min_new_tokens,
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
         )
