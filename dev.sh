@@ -29,7 +29,8 @@ setup_python() {
 
 # The browser tests drive Debian's Chromium; CJK fonts make the Chinese labels render.
 setup_browser() {
-  if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+  # grep without -q reads all of fc-list: an early exit would SIGPIPE it and fail under pipefail.
+  if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -i "noto.*cjk" >/dev/null; then
     return
   fi
   local sudo=""

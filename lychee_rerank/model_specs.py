@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from .errors import InvalidSettingError
-from .tiny_model import SPECIAL_TOKENS, TinyModelSpec, build_processor, build_tiny_model, train_tokenizer
+from .tiny_model import TinyModelSpec, build_processor, build_tiny_model, train_tokenizer, wired_config
 
 logger = logging.getLogger(__name__)
 
@@ -184,13 +184,10 @@ def require_cuda(what: str) -> None:
 
 def build_arch_config(spec: ArchSpec, tokenizer: Any, *, vocab_size: int | None = None) -> Any:
     """A Qwen2_5_VLConfig with the spec's dimensions, wired to ``tokenizer``'s special-token ids."""
-    from transformers import Qwen2_5_VLConfig
-
-    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
     head_dim = spec.text_hidden // spec.text_heads
     if sum(spec.mrope_section) != head_dim // 2:
         raise ValueError(f"mrope_section {spec.mrope_section} must sum to head_dim/2 = {head_dim // 2}")
-    text_config = {
+    text = {
         "vocab_size": vocab_size or spec.vocab_size,
         "hidden_size": spec.text_hidden,
         "intermediate_size": spec.text_intermediate,
@@ -204,12 +201,8 @@ def build_arch_config(spec: ArchSpec, tokenizer: Any, *, vocab_size: int | None 
             "rope_theta": spec.rope_theta,
             "mrope_section": list(spec.mrope_section),
         },
-        "bos_token_id": ids["<|endoftext|>"],
-        "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"],
-        "tie_word_embeddings": spec.tie_word_embeddings,
     }
-    vision_config = {
+    vision = {
         "depth": spec.vision_depth,
         "hidden_size": spec.vision_hidden,
         "intermediate_size": spec.vision_intermediate,
@@ -222,15 +215,7 @@ def build_arch_config(spec: ArchSpec, tokenizer: Any, *, vocab_size: int | None 
         "temporal_patch_size": spec.temporal_patch_size,
         "tokens_per_second": spec.tokens_per_second,
     }
-    config = Qwen2_5_VLConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=spec.tie_word_embeddings,
-    )
+    config = wired_config(tokenizer, text, vision, tie_word_embeddings=spec.tie_word_embeddings)
     config.lychee_reranker = {"kind": "yesno", "note": f"random weights, {spec.hf_id} architecture"}
     return config
 

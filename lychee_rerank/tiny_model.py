@@ -134,14 +134,34 @@ def build_processor(tokenizer: Qwen2Tokenizer, max_pixels: int = 1280 * 28 * 28)
     )
 
 
+def wired_config(tokenizer: Qwen2Tokenizer, text: dict, vision: dict, *, tie_word_embeddings: bool) -> Qwen2_5_VLConfig:
+    """A Qwen2_5_VLConfig from text/vision dimensions, with every special-token id taken from ``tokenizer``."""
+    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
+    text_config = {
+        **text,
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+        "tie_word_embeddings": tie_word_embeddings,
+    }
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=tie_word_embeddings,
+    )
+
+
 def build_config(spec: TinyModelSpec, tokenizer: Qwen2Tokenizer) -> Qwen2_5_VLConfig:
     """A Qwen2.5-VL config with small text and vision towers wired to the tokenizer's ids."""
     head_dim = spec.text_hidden // spec.text_heads
     # mrope_section (temporal, height, width) must sum to head_dim / 2.
     half = head_dim // 2
     section = [half - 2 * (half // 4), half // 4, half // 4]
-    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
-    text_config = {
+    text = {
         "vocab_size": len(tokenizer),
         "hidden_size": spec.text_hidden,
         "intermediate_size": spec.text_intermediate,
@@ -150,12 +170,8 @@ def build_config(spec: TinyModelSpec, tokenizer: Qwen2Tokenizer) -> Qwen2_5_VLCo
         "num_key_value_heads": spec.text_kv_heads,
         "max_position_embeddings": 4096,
         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section},
-        "bos_token_id": ids["<|endoftext|>"],
-        "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"],
-        "tie_word_embeddings": spec.tie_word_embeddings,
     }
-    vision_config = {
+    vision = {
         "depth": spec.vision_depth,
         "hidden_size": spec.vision_hidden,
         "intermediate_size": spec.vision_intermediate,
@@ -164,15 +180,7 @@ def build_config(spec: TinyModelSpec, tokenizer: Qwen2Tokenizer) -> Qwen2_5_VLCo
         "fullatt_block_indexes": [spec.vision_depth - 1],
         "window_size": 112,
     }
-    return Qwen2_5_VLConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=spec.tie_word_embeddings,
-    )
+    return wired_config(tokenizer, text, vision, tie_word_embeddings=spec.tie_word_embeddings)
 
 
 def build_tiny_model(
