@@ -17,7 +17,6 @@ Prints a short table last; writes the full figures (with an RSS curve every
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from lychee_rerank.bench import (  # noqa: E402
+    script_main,
     DEFAULT_MODEL_CACHE,
     cuda_memory,
     describe_machine,
@@ -41,9 +41,7 @@ from lychee_rerank.bench import (  # noqa: E402
     resolve_model,
     rss_bytes,
     synthetic_image,
-    write_json,
 )
-from lychee_rerank.errors import LycheeRerankError  # noqa: E402
 from lychee_rerank.reranker import DEFAULT_MAX_PIXELS, Reranker
 
 QUERY = "a red dress on a beach"
@@ -164,16 +162,7 @@ def print_table(report: dict[str, Any], path: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
-    args = parse_args(argv)
-    try:
-        report = run(args)
-    except LycheeRerankError as exc:
-        print(f"memory: error: {exc}", file=sys.stderr)
-        return 2
-    path = write_json(report, args.out, "memory.json")
-    print_table(report, path)
-    return 0
+    return script_main("memory", argv, parse_args, run, print_table)
 
 
 if __name__ == "__main__":

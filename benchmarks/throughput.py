@@ -17,7 +17,6 @@ Prints a short table last; writes the full figures to benchmarks/out/throughput.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from lychee_rerank.bench import (  # noqa: E402
+    script_main,
     DEFAULT_MODEL_CACHE,
     describe_machine,
     format_table,
@@ -39,9 +39,7 @@ from lychee_rerank.bench import (  # noqa: E402
     percentile,
     resolve_model,
     synthetic_images,
-    write_json,
 )
-from lychee_rerank.errors import LycheeRerankError  # noqa: E402
 from lychee_rerank.images import load_image
 from lychee_rerank.reranker import DEFAULT_MAX_PIXELS, Reranker
 from lychee_rerank.sources import as_inputs
@@ -279,16 +277,7 @@ def print_table(report: dict[str, Any], path: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
-    args = parse_args(argv)
-    try:
-        report = run(args)
-    except LycheeRerankError as exc:
-        print(f"throughput: error: {exc}", file=sys.stderr)
-        return 2
-    path = write_json(report, args.out, "throughput.json")
-    print_table(report, path)
-    return 0
+    return script_main("throughput", argv, parse_args, run, print_table)
 
 
 if __name__ == "__main__":

@@ -272,6 +272,21 @@ def write_json(data: dict[str, Any], out: str | Path | None, default_name: str) 
     return path
 
 
+def script_main(name: str, argv: list[str] | None, parse_args: Any, run: Any, print_table: Any) -> int:
+    """The shared main() of the benchmark scripts: run, write the JSON, print the table last."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    from .errors import LycheeRerankError
+
+    args = parse_args(argv)
+    try:
+        report = run(args)
+    except LycheeRerankError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    print_table(report, write_json(report, args.out, f"{name}.json"))
+    return 0
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
