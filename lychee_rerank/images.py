@@ -112,20 +112,6 @@ class LoadedImage:
         return self.image.size
 
 
-def find_duplicates(digests: list[str | None]) -> dict[int, int]:
-    """Map each later index to the first index with the same digest (None never matches)."""
-    first: dict[str, int] = {}
-    duplicates: dict[int, int] = {}
-    for index, digest in enumerate(digests):
-        if digest is None:
-            continue
-        if digest in first:
-            duplicates[index] = first[digest]
-        else:
-            first[digest] = index
-    return duplicates
-
-
 # ---------------------------------------------------------------- fitting
 
 

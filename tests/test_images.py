@@ -21,7 +21,6 @@ from lychee_rerank.images import (
     MAX_ASPECT_RATIO,
     PLACEHOLDER_GREY,
     LoadedImage,
-    find_duplicates,
     fit_to_processor,
     load_image,
 )
@@ -425,12 +424,11 @@ def test_load_image_does_not_raise_on_a_lying_pil_image() -> None:
 # ---------------------------------------------------------------- 11. duplicates and metadata
 
 
-def test_duplicates_share_a_digest_and_are_mapped_to_the_first() -> None:
+def test_duplicates_share_a_digest() -> None:
+    # The Reranker scores one image per digest and marks the rest (tests/test_reranker.py).
     same = factory.jpeg(color=factory.RED)
     loaded = [load(same, "a.jpg"), load(factory.jpeg(), "b.jpg"), load(same, "c.jpg")]
     assert loaded[0].digest == loaded[2].digest != loaded[1].digest
-    assert find_duplicates([item.digest for item in loaded]) == {2: 0}
-    assert find_duplicates(["x", None, "y", None, "x", "y", "x"]) == {4: 0, 5: 2, 6: 0}
 
 
 def test_loaded_image_carries_name_path_and_sizes(tmp_path) -> None:
