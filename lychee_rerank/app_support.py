@@ -217,8 +217,7 @@ def inputs_from_sources(uploads: Sequence[tuple[str, bytes]], folder: str | None
     """Uploaded files (zips expanded) and a local folder, in that order."""
     inputs: list[sources.ImageInput] = []
     if uploads:
-        from_uploads = getattr(sources, "inputs_from_uploads", None)
-        inputs.extend(from_uploads(list(uploads)) if from_uploads else sources.as_inputs(list(uploads)))
+        inputs.extend(sources.inputs_from_uploads(list(uploads)))
     if folder:
         path = Path(folder).expanduser()
         if not path.is_dir():
@@ -230,9 +229,8 @@ def inputs_from_sources(uploads: Sequence[tuple[str, bytes]], folder: str | None
 
 
 def _digest(item: sources.ImageInput) -> str:
-    problem = getattr(item, "problem", None)  # a placeholder for an unreadable entry
-    if problem:
-        return "problem:" + hashlib.sha256(f"{item.name}\0{problem}".encode()).hexdigest()
+    if item.problem:  # a placeholder for an unreadable entry
+        return "problem:" + hashlib.sha256(f"{item.name}\0{item.problem}".encode()).hexdigest()
     try:
         if item.image is not None:
             return "pil:" + hashlib.sha256(item.image.tobytes()).hexdigest()
