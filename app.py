@@ -1,7 +1,7 @@
 """lychee-rerank's local web app: rank a pile of images against a text query.
 
 Run with ``streamlit run app.py`` (or ``./dev.sh app``). This file only draws the
-page; models, scoring and runs live in ``lychee_rerank`` (see app_support.py).
+page; runs, the shared model and cache, cards and texts live in ``lychee_rerank/app/``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ import os
 
 import streamlit as st
 
-from lychee_rerank import app_support as sup
-from lychee_rerank.errors import LycheeRerankError
+from lychee_rerank.app import cards, page
+from lychee_rerank.app.engine import Engine, ModelHandle, RunSettings
+from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, STOPPED, Job
+from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, t, translate_warning
+from lychee_rerank.errors import DemoModelMissingError, LycheeRerankError
 from lychee_rerank.export import to_csv, to_json
-from lychee_rerank.ui_text import DEFAULT_LANGUAGE, LANGUAGES, t, translate_warning
+from lychee_rerank.settings import DEFAULT_PIXEL_PRESET, DTYPE_NAMES, MODES, PATCH_FACTOR, PIXEL_PRESETS, UPLOAD_TYPES
 
 JOB = "lr_job"
 st.set_page_config(page_title="Lychee rerank", page_icon="🍒", layout="wide")
@@ -25,13 +28,13 @@ def tr(key: str, **values) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def engine() -> sup.Engine:
-    return sup.Engine()
+def engine() -> Engine:
+    return Engine()
 
 
 @st.cache_resource(show_spinner=False, max_entries=1)  # one model in (GPU) memory at a time
-def load_model(model: str, dtype: str) -> sup.ModelHandle:
-    return sup.ModelHandle.load(model, dtype)
+def model_handle(model: str, dtype: str) -> ModelHandle:
+    return ModelHandle.load(model, dtype)
 
 
 # --- sidebar: settings ---------------------------------------------------------------------
@@ -39,20 +42,28 @@ with st.sidebar:
     st.radio(tr("language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", horizontal=True)
     st.header(tr("settings"))
     st.text_input(tr("model_label"), value=os.environ.get("LYCHEE_MODEL", "demo"), key="model", help=tr("model_help"))
-    st.selectbox(tr("mode_label"), sup.MODES, format_func=lambda m: tr(f"mode_{m}"), key="mode")
-    st.selectbox(tr("dtype_label"), sup.DTYPES, format_func=lambda d: tr("dtype_auto") if d == "auto" else d, key="dtype")
+    st.selectbox(tr("mode_label"), MODES, format_func=lambda m: tr(f"mode_{m}"), key="mode")
+    st.selectbox(
+        tr("dtype_label"), DTYPE_NAMES, format_func=lambda d: tr("dtype_auto") if d == "auto" else d, key="dtype"
+    )
     st.radio(
-        tr("pixels_label"), list(sup.PIXEL_PRESETS), index=list(sup.PIXEL_PRESETS).index(sup.DEFAULT_PIXEL_PRESET),
-        format_func=lambda p: f"{tr('pixels_' + p)} ({sup.PIXEL_PRESETS[p] // (28 * 28)}×28²)", key="pixels",
+        tr("pixels_label"),
+        list(PIXEL_PRESETS),
+        index=list(PIXEL_PRESETS).index(DEFAULT_PIXEL_PRESET),
+        format_func=lambda p: f"{tr('pixels_' + p)} ({PIXEL_PRESETS[p] // PATCH_FACTOR**2}×28²)",
+        key="pixels",
     )
     st.number_input(tr("batch_label"), min_value=1, max_value=32, value=1, step=1, key="batch")
-    settings = sup.Settings(
-        model=st.session_state.model.strip(), dtype=st.session_state.dtype, mode=st.session_state.mode,
-        max_pixels=sup.PIXEL_PRESETS[st.session_state.pixels], batch_size=int(st.session_state.batch),
+    settings = RunSettings(
+        model=st.session_state.model.strip(),
+        dtype=st.session_state.dtype,
+        mode=st.session_state.mode,
+        max_pixels=PIXEL_PRESETS[st.session_state.pixels],
+        batch_size=int(st.session_state.batch),
     )
     info_box = st.container()
 
-st.html(sup.CARD_CSS)
+st.html(cards.CARD_CSS)
 st.title(tr("title"))
 st.caption(tr("subtitle"))
 
@@ -60,15 +71,16 @@ st.caption(tr("subtitle"))
 handle, reranker, model_error = None, None, None
 try:
     with st.spinner(tr("loading", model=settings.model)):
-        handle = load_model(settings.model, settings.dtype)
+        handle = model_handle(settings.model, settings.dtype)
         reranker = handle.variant(settings.mode, settings.max_pixels, settings.batch_size)
+except DemoModelMissingError:
+    model_error = tr("demo_missing")
 except LycheeRerankError as exc:
     model_error = str(exc)
 except Exception as exc:  # unexpected: still a readable panel
     model_error = f"{type(exc).__name__}: {exc}"
 if model_error:
-    missing_demo = settings.model == "demo" and "does not exist" in model_error
-    st.error(f"**{tr('model_error_title')}**\n\n{tr('demo_missing') if missing_demo else model_error}\n\n{tr('model_error_fix')}")
+    st.error(f"**{tr('model_error_title')}**\n\n{model_error}\n\n{tr('model_error_fix')}")
 else:
     info = reranker.describe()
     with info_box:
@@ -82,13 +94,13 @@ else:
             st.caption(note)
 
 # --- start a run: the Run button's click is known before the page is drawn ---------------------
-job: sup.Job | None = st.session_state.get(JOB)
-folder_allowed = sup.is_localhost(st.get_option("server.address"))
+job: Job | None = st.session_state.get(JOB)
+folder_allowed = page.is_localhost(st.get_option("server.address"))
 query_text = st.session_state.get("query", "")
 uploaded = st.session_state.get("uploads") or []
 folder = (st.session_state.get("folder") or "").strip() if folder_allowed else ""
 
-if sup.query_is_empty(query_text):
+if page.query_is_empty(query_text):
     reason = tr("reason_no_query")
 elif not uploaded and not folder:
     reason = tr("reason_no_images")
@@ -98,13 +110,17 @@ else:
     reason = None
 
 if st.session_state.get("run") and reason is None and not (job and job.active):
-    job = sup.Job(
-        handle=handle, engine=engine(), settings=settings, query=query_text,
+    job = Job(
+        handle=handle,
+        engine=engine(),
+        settings=settings,
+        query=query_text,
         instruction=st.session_state.get("preset", "default"),
-        uploads=[(f.name, f.getvalue()) for f in uploaded], folder=folder or None,
+        uploads=[(f.name, f.getvalue()) for f in uploaded],
+        folder=folder or None,
     ).start()
     st.session_state[JOB] = job
-    st.session_state.shown = sup.CARDS_PER_PAGE
+    st.session_state.shown = page.CARDS_PER_PAGE
 if job is not None and job.active:
     reason = tr("reason_running")
 
@@ -112,9 +128,11 @@ if job is not None and job.active:
 left, right = st.columns([3, 2])
 with left:
     st.text_area(tr("query_label"), placeholder=tr("query_placeholder"), key="query", height=100)
-    st.selectbox(tr("preset_label"), sup.PRESET_NAMES, format_func=lambda p: tr(f"preset_{p}"), key="preset")
+    st.selectbox(
+        tr("preset_label"), page.INSTRUCTION_PRESET_NAMES, format_func=lambda p: tr(f"preset_{p}"), key="preset"
+    )
 with right:
-    st.file_uploader(tr("uploads_label"), type=list(sup.UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
+    st.file_uploader(tr("uploads_label"), type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
     if uploaded:
         st.caption(tr("n_uploaded", n=len(uploaded)))
     if folder_allowed:
@@ -128,18 +146,18 @@ if reason is not None:
 
 
 # --- progress -----------------------------------------------------------------------------------
-def draw_progress(job: sup.Job) -> None:
+def draw_progress(job: Job) -> None:
     total = max(job.total, 1)
     st.progress(min(job.done / total, 1.0), text=tr("progress", done=job.done, total=job.total))
     latest = job.latest
-    if job.state == sup.QUEUED:
+    if job.state == QUEUED:
         st.info(tr("state_queued"))
     elif job.stopping:
         st.caption(tr("state_stopping"))
-    elif job.state == sup.PREPARING:
+    elif job.state == PREPARING:
         st.caption(tr("state_preparing"))
     if latest is not None and job.active:
-        st.caption(tr("status_latest", n=job.done, name=latest.name, score=sup.format_score(latest.score)))
+        st.caption(tr("status_latest", n=job.done, name=latest.name, score=cards.format_score(latest.score)))
         if latest.warning:
             st.caption("⚠ " + tr("status_warning", n=job.done, warning=translate_warning(lang, latest.warning)))
 
@@ -159,9 +177,9 @@ if job is not None and job.active:
     live_progress()
 elif job is not None:
     draw_progress(job)
-    if job.state == sup.ERROR:
+    if job.state == ERROR:
         st.error(tr("run_failed", error=job.error))
-    elif job.state == sup.STOPPED:
+    elif job.state == STOPPED:
         st.warning(tr("stopped", scored=len(job.scored), skipped=job.total - len(job.scored)))
     elif job.cached:
         st.success(tr("done_cached", n=len(job.results)))
@@ -172,18 +190,22 @@ elif job is not None:
 
 
 # --- results --------------------------------------------------------------------------------------
-def draw_card(job: sup.Job, result) -> None:
+def draw_card(job: Job, result) -> None:
     badge = tr("warning_badge") if result.warning else None
-    st.html(sup.card_html(
-        result, job.thumbnail(result.index),
-        rank_line=tr("rank_line", rank=result.rank, score=sup.format_score(result.score)),
-        badge=badge, warning=translate_warning(lang, result.warning),
-    ))
+    st.html(
+        cards.card_html(
+            result,
+            job.thumbnail(result.index),
+            rank_line=tr("rank_line", rank=result.rank, score=cards.format_score(result.score)),
+            badge=badge,
+            warning=translate_warning(lang, result.warning),
+        )
+    )
     with st.expander(tr("model_output"), expanded=False):
         st.caption(tr(f"parse_{result.parse_method}") if result.parse_method else "")
         if result.p_yes is not None and result.p_no is not None:
             st.caption(tr("probabilities", p_yes=result.p_yes, p_no=result.p_no))
-        body = sup.highlight_score_html(result.raw_output, result.parse_method) or sup.esc(tr("empty_output"))
+        body = cards.highlight_score_html(result.raw_output, result.parse_method) or cards.esc(tr("empty_output"))
         st.html(f'<pre style="white-space:pre-wrap;margin:0">{body}</pre>')
 
 
@@ -191,28 +213,52 @@ if job is not None and not job.active and job.results:
     st.subheader(tr("results_header"))
     c1, c2 = st.columns([3, 1])
     c1.slider(tr("threshold_label"), 0.0, 10.0, 0.0, 0.1, key="threshold")
-    c2.selectbox(tr("top_k_label"), sup.TOP_K_CHOICES, format_func=lambda k: tr("top_k_all") if k == "all" else str(k), key="top_k")
-    shown = sup.visible_results(job.results, st.session_state.threshold, st.session_state.top_k)
+    c2.selectbox(
+        tr("top_k_label"),
+        page.TOP_K_CHOICES,
+        format_func=lambda k: tr("top_k_all") if k == "all" else str(k),
+        key="top_k",
+    )
+    shown = page.visible_results(job.results, st.session_state.threshold, st.session_state.top_k)
 
     d1, d2, d3 = st.columns(3)
-    d1.download_button(tr("download_csv"), ("\ufeff" + to_csv(job.results)).encode("utf-8"), "lychee-results.csv",
-                       "text/csv", key="dl_csv", on_click="ignore")
-    d2.download_button(tr("download_json"), to_json(job.results).encode("utf-8"), "lychee-results.json",
-                       "application/json", key="dl_json", on_click="ignore")
-    d3.download_button(tr("download_zip", k=len(shown)), lambda: job.top_k_zip(shown), "lychee-top.zip",
-                       "application/zip", key="dl_zip", on_click="ignore", disabled=not shown)
+    d1.download_button(
+        tr("download_csv"),
+        ("\ufeff" + to_csv(job.results)).encode("utf-8"),
+        "lychee-results.csv",
+        "text/csv",
+        key="dl_csv",
+        on_click="ignore",
+    )
+    d2.download_button(
+        tr("download_json"),
+        to_json(job.results).encode("utf-8"),
+        "lychee-results.json",
+        "application/json",
+        key="dl_json",
+        on_click="ignore",
+    )
+    d3.download_button(
+        tr("download_zip", k=len(shown)),
+        lambda: job.top_k_zip(shown),
+        "lychee-top.zip",
+        "application/zip",
+        key="dl_zip",
+        on_click="ignore",
+        disabled=not shown,
+    )
 
     skipped = job.total - len(job.scored)
-    if job.state == sup.STOPPED and skipped:
+    if job.state == STOPPED and skipped:
         st.caption(tr("skipped_note", n=skipped))
-    page = shown[: st.session_state.get("shown", sup.CARDS_PER_PAGE)]
-    st.caption(tr("showing", shown=len(page), total=len(job.scored)))
+    visible = shown[: st.session_state.get("shown", page.CARDS_PER_PAGE)]
+    st.caption(tr("showing", shown=len(visible), total=len(job.scored)))
     if not shown:
         st.info(tr("nothing_passes"))
-    for row in range(0, len(page), 3):
-        for column, result in zip(st.columns(3), page[row:row + 3]):
+    for row in range(0, len(visible), 3):
+        for column, result in zip(st.columns(3), visible[row : row + 3]):
             with column:
                 draw_card(job, result)
-    if len(page) < len(shown) and st.button(tr("show_more"), key="more"):
-        st.session_state.shown = len(page) + sup.CARDS_PER_PAGE
+    if len(visible) < len(shown) and st.button(tr("show_more"), key="more"):
+        st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
         st.rerun()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh clone: `./dev.sh app` sets up and starts the app,
-# `./dev.sh test` sets up and runs the whole test suite (what CI runs).
+# `./dev.sh test` sets up, lints (ruff) and runs the whole test suite (what CI runs),
+# `./dev.sh lint` only lints (pass --fix to let ruff fix what it can).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -52,10 +53,17 @@ case "${1:-}" in
     shift
     setup_python
     setup_browser
+    log "ruff (lint: pyflakes, pycodestyle, isort, pyupgrade; config in pyproject.toml)"
+    "$VENV/bin/ruff" check .
     exec "$PY" -m pytest "$@"
     ;;
+  lint)
+    shift
+    setup_python
+    exec "$VENV/bin/ruff" check . "$@"
+    ;;
   *)
-    echo "usage: ./dev.sh app | ./dev.sh test [pytest args]" >&2
+    echo "usage: ./dev.sh app | ./dev.sh test [pytest args] | ./dev.sh lint [ruff args]" >&2
     exit 2
     ;;
 esac

@@ -19,30 +19,33 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from lychee_rerank.bench import (  # noqa: E402
-    script_main,
-    DEFAULT_MODEL_CACHE,
+from lychee_rerank.export import format_table
+from lychee_rerank.reranker import Reranker
+from lychee_rerank.runtime.machine import (
     cuda_memory,
     describe_machine,
-    format_table,
     load_average,
     machine_info,
     mib,
+    peak_rss_bytes,
+    rss_bytes,
+)
+from lychee_rerank.settings import DEFAULT_MAX_PIXELS
+
+from bench_support import (
+    DEFAULT_MODEL_CACHE,
+    MODEL_HELP,
     parameter_count,
     parse_size,
-    peak_rss_bytes,
     resolve_model,
-    rss_bytes,
+    script_main,
     synthetic_image,
 )
-from lychee_rerank.reranker import DEFAULT_MAX_PIXELS, Reranker
 
 QUERY = "a red dress on a beach"
 DEFAULT_SIZES = "448x448,640x480,320x240,256x512,1024x768"
@@ -50,7 +53,7 @@ DEFAULT_SIZES = "448x448,640x480,320x240,256x512,1024x768"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="small-qwen-vocab", help="tiny | mid | small-qwen-vocab | qwen2.5-vl-7b-arch | qwen2.5-vl-3b-arch | a folder | demo")
+    parser.add_argument("--model", default="small-qwen-vocab", help=MODEL_HELP)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--mode", choices=("yesno", "generate"), default="yesno")
@@ -58,7 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--after", type=int, default=10, help="the early checkpoint (default: after image 10)")
     parser.add_argument("--image-sizes", default=DEFAULT_SIZES, help=f"sizes cycled through (default {DEFAULT_SIZES})")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
-    parser.add_argument("--one-run", action="store_true", help="one rank() call over all images instead of one call per image")
+    parser.add_argument(
+        "--one-run", action="store_true", help="one rank() call over all images instead of one call per image"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--model-cache", default=str(DEFAULT_MODEL_CACHE))
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/memory.json)")
@@ -76,7 +81,12 @@ def images(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 
 def snapshot(done: int, start: float) -> dict[str, Any]:
-    point: dict[str, Any] = {"images": done, "t_s": time.perf_counter() - start, "rss": rss_bytes(), "peak_rss": peak_rss_bytes()}
+    point: dict[str, Any] = {
+        "images": done,
+        "t_s": time.perf_counter() - start,
+        "rss": rss_bytes(),
+        "peak_rss": peak_rss_bytes(),
+    }
     gpu = cuda_memory()
     if gpu:
         point.update({f"cuda_{k}": v for k, v in gpu.items()})
@@ -88,10 +98,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     info = machine_info()
     rss_start = rss_bytes()
-    loaded = resolve_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache, max_pixels=args.max_pixels)
+    loaded = resolve_model(
+        args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache, max_pixels=args.max_pixels
+    )
     reranker = Reranker(loaded, mode=args.mode, max_pixels=args.max_pixels, max_images=max(args.images, 1000))
-    if reranker.mode == "generate":
-        reranker.scorer.max_new_tokens = 24
     rss_loaded = rss_bytes()
     curve: list[dict[str, Any]] = []
     checkpoints: dict[int, dict[str, Any]] = {}
@@ -116,7 +126,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             on_done(done, ranking[0])
     early, late = checkpoints[args.after], checkpoints[args.images]
     info["load_average_end"] = load_average()
-    growth = {"rss_pct": 100.0 * (late["rss"] - early["rss"]) / early["rss"], "rss_mib": mib(late["rss"] - early["rss"])}
+    growth = {
+        "rss_pct": 100.0 * (late["rss"] - early["rss"]) / early["rss"],
+        "rss_mib": mib(late["rss"] - early["rss"]),
+    }
     for key in ("cuda_allocated", "cuda_max_allocated", "cuda_reserved"):
         if key in early and early[key]:
             growth[f"{key}_pct"] = 100.0 * (late[key] - early[key]) / early[key]
@@ -144,21 +157,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def print_table(report: dict[str, Any], path: Any) -> None:
     early, late = (report["checkpoints"][k] for k in sorted(report["checkpoints"], key=int))
     rows = [["host RSS MiB", mib(early["rss"]), mib(late["rss"]), report["growth"]["rss_pct"]]]
-    rows.append(["host peak RSS MiB", mib(early["peak_rss"]), mib(late["peak_rss"]), 100.0 * (late["peak_rss"] - early["peak_rss"]) / early["peak_rss"]])
-    for key, label in (("cuda_max_allocated", "GPU max allocated MiB"), ("cuda_allocated", "GPU allocated MiB"), ("cuda_reserved", "GPU reserved MiB")):
+    rows.append(
+        [
+            "host peak RSS MiB",
+            mib(early["peak_rss"]),
+            mib(late["peak_rss"]),
+            100.0 * (late["peak_rss"] - early["peak_rss"]) / early["peak_rss"],
+        ]
+    )
+    for key, label in (
+        ("cuda_max_allocated", "GPU max allocated MiB"),
+        ("cuda_allocated", "GPU allocated MiB"),
+        ("cuda_reserved", "GPU reserved MiB"),
+    ):
         if key in early:
             pct = 100.0 * (late[key] - early[key]) / early[key] if early[key] else None
             rows.append([label, mib(early[key]), mib(late[key]), pct])
-    print(f"# memory: {report['model']} ({report['parameters'] / 1e6:.1f}M params) on {report['device']}, {report['dtype']}, "
-          f"{report['mode']} mode, {report['images']} distinct images ({', '.join(report['image_sizes'])}), {report['calls']}; "
-          f"{report['seconds']:.0f} s; {describe_machine(report['machine'])}")
-    print(f"# RSS before loading the model {mib(report['rss_before_load']):.0f} MiB, after {mib(report['rss_after_load']):.0f} MiB; "
-          f"full figures: {path}")
+    print(
+        f"# memory: {report['model']} ({report['parameters'] / 1e6:.1f}M params) on {report['device']}, "
+        f"{report['dtype']}, {report['mode']} mode, {report['images']} distinct images "
+        f"({', '.join(report['image_sizes'])}), {report['calls']}; "
+        f"{report['seconds']:.0f} s; {describe_machine(report['machine'])}"
+    )
+    print(
+        f"# RSS before loading the model {mib(report['rss_before_load']):.0f} MiB, "
+        f"after {mib(report['rss_after_load']):.0f} MiB; "
+        f"full figures: {path}"
+    )
     if report["failed"]:
         print(f"# WARNING: {len(report['failed'])} images not scored: {report['failed'][:3]}")
-    print(format_table(["measure", f"after image {early['images']}", f"after image {late['images']}", "growth %"], rows))
-    print(f"RSS growth from image {early['images']} to image {late['images']}: {report['growth']['rss_pct']:+.2f}% "
-          f"({report['growth']['rss_mib']:+.1f} MiB)")
+    print(
+        format_table(["measure", f"after image {early['images']}", f"after image {late['images']}", "growth %"], rows)
+    )
+    print(
+        f"RSS growth from image {early['images']} to image {late['images']}: {report['growth']['rss_pct']:+.2f}% "
+        f"({report['growth']['rss_mib']:+.1f} MiB)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,15 @@
 
     python benchmarks/throughput.py --model small-qwen-vocab --batch-sizes 1,2,4,8 --images 16
 
-Generate mode is forced to produce the full ``--new-tokens`` (24) tokens
-(``min_new_tokens``), so a random model's early end-of-sequence cannot flatter
-it. Images/s is measured end to end through ``Reranker.rank`` (image intake,
+Generate mode is forced to produce the full ``--new-tokens`` (24) tokens (the
+benchmark wraps the model's ``generate`` and adds ``min_new_tokens`` itself), so a
+random model's early end-of-sequence cannot flatter it. Images/s is measured end to end
+through ``Reranker.rank`` (image intake,
 processor, model, parsing); the split of that time comes from timing the
 scorer's three stages (preprocess = chat template + processor + copy to the
 device, forward = the model, postprocess) inside the same run, the rest being
 image intake (decode + resize) and bookkeeping. Intake alone is also timed
-directly with ``load_image``.
+directly with ``prepare_image``.
 
 Prints a short table last; writes the full figures to benchmarks/out/throughput.json or --out.
 """
@@ -19,30 +20,27 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from lychee_rerank.export import format_table
+from lychee_rerank.intake import as_inputs, prepare_image
+from lychee_rerank.reranker import Reranker
+from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
+from lychee_rerank.settings import DEFAULT_MAX_PIXELS
 
-from lychee_rerank.bench import (  # noqa: E402
-    script_main,
+from bench_support import (
     DEFAULT_MODEL_CACHE,
-    describe_machine,
-    format_table,
-    load_average,
-    machine_info,
+    MODEL_HELP,
     median,
     parameter_count,
     parse_size,
     percentile,
     resolve_model,
+    script_main,
     synthetic_images,
 )
-from lychee_rerank.images import load_image
-from lychee_rerank.reranker import DEFAULT_MAX_PIXELS, Reranker
-from lychee_rerank.sources import as_inputs
 
 QUERY = "a red dress on a beach"
 MODES = ("yesno", "generate")
@@ -50,13 +48,17 @@ MODES = ("yesno", "generate")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="small-qwen-vocab", help="tiny | mid | small-qwen-vocab | mid-qwen-vocab | qwen2.5-vl-7b-arch | qwen2.5-vl-3b-arch | a folder | a hub id | demo")
+    parser.add_argument("--model", default="small-qwen-vocab", help=MODEL_HELP)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32")
+    parser.add_argument(
+        "--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32"
+    )
     parser.add_argument("--batch-sizes", default="1,2,4,8", help="comma-separated (default 1,2,4,8)")
     parser.add_argument("--images", type=int, default=16, help="images per (mode, batch size) measurement (default 16)")
     parser.add_argument("--image-sizes", default="448x448", help="comma-separated WxH (default 448x448)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help=f"default {DEFAULT_MAX_PIXELS} (1280*28*28)")
+    parser.add_argument(
+        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help=f"default {DEFAULT_MAX_PIXELS} (1280*28*28)"
+    )
     parser.add_argument("--modes", default=",".join(MODES), help="yesno,generate")
     parser.add_argument("--new-tokens", type=int, default=24, help="tokens generate mode must produce (default 24)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed batches before each measurement (default 1)")
@@ -83,10 +85,10 @@ class StageTimer:
 
     STAGES = ("preprocess", "forward", "postprocess")
 
-    def __init__(self, reranker: Reranker):
+    def __init__(self, reranker: Reranker, min_new_tokens: int = 0):
         self.totals = dict.fromkeys(self.STAGES, 0.0)
         self.new_tokens: list[int] = []
-        self.sync = torch.cuda.synchronize if reranker.loaded.device.startswith("cuda") else (lambda: None)
+        self.sync = torch.cuda.synchronize if reranker.loaded_model.device.startswith("cuda") else (lambda: None)
         scorer = reranker.scorer
         for stage in self.STAGES:
             setattr(scorer, stage, self._timed(stage, getattr(scorer, stage)))
@@ -94,7 +96,8 @@ class StageTimer:
         original_generate = model.generate
 
         def counting_generate(*args: Any, **kwargs: Any) -> Any:
-            out = original_generate(*args, **kwargs)
+            # The benchmark's own keyword: no early EOS, so every row makes all its tokens.
+            out = original_generate(*args, **kwargs, min_new_tokens=min_new_tokens)
             self.new_tokens.append(int(out.shape[1] - kwargs["input_ids"].shape[1]))
             return out
 
@@ -140,7 +143,9 @@ class StageTimer:
             del self._visual.forward
 
 
-def measure(reranker: Reranker, timer: StageTimer, images: list, warm: list, batch_size: int, warmup: int) -> dict[str, Any]:
+def measure(
+    reranker: Reranker, timer: StageTimer, images: list, warm: list, batch_size: int, warmup: int
+) -> dict[str, Any]:
     """One (mode, batch size) measurement through Reranker.rank, after ``warmup`` untimed batches."""
     reranker.batch_size = batch_size
     for _ in range(warmup):  # other images than the timed ones
@@ -180,7 +185,7 @@ def intake_seconds(images: list[tuple[str, bytes]], max_pixels: int) -> float:
     inputs = as_inputs(images)
     start = time.perf_counter()
     for item in inputs:
-        load_image(item, max_pixels=max_pixels)
+        prepare_image(item, max_pixels=max_pixels)
     return (time.perf_counter() - start) / len(inputs)
 
 
@@ -189,7 +194,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     info = machine_info()
     load_start = time.perf_counter()
-    loaded = resolve_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache, max_pixels=args.max_pixels)
+    loaded = resolve_model(
+        args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache, max_pixels=args.max_pixels
+    )
     load_s = time.perf_counter() - load_start
     report: dict[str, Any] = {
         "benchmark": "throughput",
@@ -210,17 +217,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         intake = intake_seconds(images, args.max_pixels)
         for mode in args.modes:
             reranker = Reranker(loaded, mode=mode, max_pixels=args.max_pixels, max_images=max(args.images, 1000))
-            timer = StageTimer(reranker)
+            timer = StageTimer(reranker, min_new_tokens=args.new_tokens if mode == "generate" else 0)
             if mode == "generate":
                 reranker.scorer.max_new_tokens = args.new_tokens
-                reranker.scorer.min_new_tokens = args.new_tokens  # no early EOS: every row makes all tokens
             try:
                 for batch_size in args.batch_sizes:
                     print(f"[{size[0]}x{size[1]}] {mode} batch {batch_size} ...", file=sys.stderr, flush=True)
                     result = measure(reranker, timer, images, warm, batch_size, args.warmup)
                     result.update(mode=mode, image_size=f"{size[0]}x{size[1]}", intake_direct_s_per_image=intake)
                     if mode == "generate" and result["generated_tokens_per_batch"] != [args.new_tokens]:
-                        result["warning"] = f"generated {result['generated_tokens_per_batch']} tokens, not {args.new_tokens}"
+                        result["warning"] = (
+                            f"generated {result['generated_tokens_per_batch']} tokens, not {args.new_tokens}"
+                        )
                     report["runs"].append(result)
             finally:
                 timer.close()
@@ -239,41 +247,80 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             # generate's forward = the same prefill as yes/no's one forward + the decode steps
             decode = (other["stage_s"]["forward"] - run["stage_s"]["forward"]) / other["images"]
             tokens = (other["generated_tokens_per_batch"] or [0])[0]
-            out.append({
-                "image_size": size,
-                "batch_size": batch,
-                "yesno_over_generate": run["images_per_s"] / other["images_per_s"],
-                "decode_s_per_image": decode,
-                "decode_ms_per_token_per_batch": 1000 * decode * batch / tokens if tokens else None,
-            })
+            out.append(
+                {
+                    "image_size": size,
+                    "batch_size": batch,
+                    "yesno_over_generate": run["images_per_s"] / other["images_per_s"],
+                    "decode_s_per_image": decode,
+                    "decode_ms_per_token_per_batch": 1000 * decode * batch / tokens if tokens else None,
+                }
+            )
     return out
 
 
 def print_table(report: dict[str, Any], path: Any) -> None:
-    headers = ["size", "mode", "batch", "img/s", "lat med s", "lat p90 s", "intake", "processor", "forward", "(vision)", "post", "tokens"]
+    headers = [
+        "size",
+        "mode",
+        "batch",
+        "img/s",
+        "lat med s",
+        "lat p90 s",
+        "intake",
+        "processor",
+        "forward",
+        "(vision)",
+        "post",
+        "tokens",
+    ]
     rows = []
     for r in report["runs"]:
         share = r["stage_share"]
-        rows.append([
-            r["image_size"], r["mode"], r["batch_size"], r["images_per_s"], r["latency_per_image_s"]["median"],
-            r["latency_per_image_s"]["p90"], f"{share['intake_and_other']:.0%}", f"{share['preprocess']:.0%}",
-            f"{share['forward']:.0%}", f"{r['forward_vision_s'] / r['total_s']:.0%}", f"{share['postprocess']:.0%}",
-            ",".join(map(str, r["generated_tokens_per_batch"] or [])) or "-",
-        ])
-    print(f"# throughput: {report['model']} ({report['parameters'] / 1e6:.1f}M params) on {report['device']}, "
-          f"{report['dtype']}, {report['new_tokens']} generated tokens; {describe_machine(report['machine'])}")
-    print(f"# latency = batch time / batch size; shares of the run's wall time ((vision) = the vision tower, part of forward); "
-          f"full figures: {path}")
+        rows.append(
+            [
+                r["image_size"],
+                r["mode"],
+                r["batch_size"],
+                r["images_per_s"],
+                r["latency_per_image_s"]["median"],
+                r["latency_per_image_s"]["p90"],
+                f"{share['intake_and_other']:.0%}",
+                f"{share['preprocess']:.0%}",
+                f"{share['forward']:.0%}",
+                f"{r['forward_vision_s'] / r['total_s']:.0%}",
+                f"{share['postprocess']:.0%}",
+                ",".join(map(str, r["generated_tokens_per_batch"] or [])) or "-",
+            ]
+        )
+    print(
+        f"# throughput: {report['model']} ({report['parameters'] / 1e6:.1f}M params) on {report['device']}, "
+        f"{report['dtype']}, {report['new_tokens']} generated tokens; {describe_machine(report['machine'])}"
+    )
+    print(
+        "# latency = batch time / batch size; shares of the run's wall time "
+        "((vision) = the vision tower, part of forward); "
+        f"full figures: {path}"
+    )
     for r in report["runs"]:
         if r.get("warning") or r["failed"]:
-            print(f"# WARNING {r['image_size']} {r['mode']} batch {r['batch_size']}: {r.get('warning') or ''} failed={r['failed']}")
+            print(
+                f"# WARNING {r['image_size']} {r['mode']} batch {r['batch_size']}: "
+                f"{r.get('warning') or ''} failed={r['failed']}"
+            )
     print(format_table(headers, rows))
     for ratio in report["ratios"]:
         step = ratio["decode_ms_per_token_per_batch"]
-        print(f"# decode at {ratio['image_size']}, batch {ratio['batch_size']}: generate's forward - yes/no's = "
-              f"{ratio['decode_s_per_image']:.3f} s per image" + (f" (~{step:.1f} ms per decoding step of the batch)" if step else ""))
+        print(
+            f"# decode at {ratio['image_size']}, batch {ratio['batch_size']}: generate's forward - yes/no's = "
+            f"{ratio['decode_s_per_image']:.3f} s per image"
+            + (f" (~{step:.1f} ms per decoding step of the batch)" if step else "")
+        )
     for ratio in report["ratios"]:
-        print(f"ratio yes/no ÷ generate (images/s) at {ratio['image_size']}, batch {ratio['batch_size']}: {ratio['yesno_over_generate']:.2f}")
+        print(
+            f"ratio yes/no ÷ generate (images/s) at {ratio['image_size']}, batch {ratio['batch_size']}: "
+            f"{ratio['yesno_over_generate']:.2f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

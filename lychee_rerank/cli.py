@@ -1,32 +1,46 @@
-"""The command line: ``lychee-rerank rank ... PATH...`` (DESIGN.md §2)."""
+"""The command line: ``lychee-rerank rank ... PATH...`` and ``lychee-rerank bench`` (DESIGN.md §2).
+
+Argument checks that need no model (an empty query, no images found) run
+before torch is imported, so a mistake is reported at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from .bench import add_bench_parser
-from .errors import LycheeRerankError
+from .errors import InvalidSettingError, LycheeRerankError
+from .export import to_csv, to_json, to_table
+from .intake import collect_paths
+from .scoring.query import validate_query
+from .settings import DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MODES, QUANTIZATIONS
 
 logger = logging.getLogger("lychee_rerank.cli")
 
 FORMATS = ("table", "json", "csv")
+FORMATTERS = {"json": to_json, "csv": to_csv, "table": to_table}
+DEFAULT_DTYPES = "bfloat16,float16,float32"
+DEMO_LABELS = DEMO_EXAMPLES_DIR / "labels.jsonl"
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every subcommand that loads a model."""
     parser.add_argument("--model", default=os.environ.get("LYCHEE_MODEL"), required="LYCHEE_MODEL" not in os.environ,
                         help="hub id, local folder, or 'demo' (default: $LYCHEE_MODEL)")
-    parser.add_argument("--mode", choices=("auto", "yesno", "generate"), default="auto")
+    parser.add_argument("--mode", choices=MODES, default="auto")
     parser.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--max-pixels", type=int, default=None, help="largest image area fed to the model (pixels)")
-    parser.add_argument("--quantization", choices=("int8", "nf4"), default=None, help="CUDA only, needs bitsandbytes")
-    parser.add_argument("--max-gpu-memory", type=float, default=None, help="GiB per GPU; the rest is offloaded to the CPU")
+    parser.add_argument("--quantization", choices=QUANTIZATIONS, default=None, help="CUDA only, needs bitsandbytes")
+    parser.add_argument("--max-gpu-memory", type=float, default=None,
+                        help="GiB per GPU; the rest is offloaded to the CPU")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch (default: all cores; fewer on a busy machine is much faster)")
 
@@ -35,12 +49,29 @@ def _rank_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("rank", help="rank images against a query")
     add_model_options(parser)
     parser.add_argument("--query", required=True, help="what you are looking for (Chinese, English or mixed)")
-    parser.add_argument("--instruction", default=None, help="an instruction preset (default, product, design, generated) or free text")
+    parser.add_argument("--instruction", default=None,
+                        help="an instruction preset (default, product, design, generated) or free text")
     parser.add_argument("--top-k", type=int, default=None, help="print only the best K (default: all)")
     parser.add_argument("--format", choices=FORMATS, default="table")
-    parser.add_argument("--max-images", type=int, default=None, help="refuse runs with more images (default 1000)")
+    parser.add_argument("--max-images", type=int, default=None,
+                        help=f"refuse runs with more images (default {DEFAULT_MAX_IMAGES})")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive) or .zip files")
     parser.set_defaults(handler=run_rank)
+
+
+def _bench_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="compare precisions (dtypes) on a labelled query set",
+        description="Score a labelled set once per dtype and compare accuracy, spread, speed and memory.",
+    )
+    add_model_options(parser)
+    parser.add_argument("--labels", default=None,
+                        help="JSONL of {query, images, relevant}; default with --model demo: the demo's labels")
+    parser.add_argument("--dtypes", default=DEFAULT_DTYPES,
+                        help=f"comma-separated (default {DEFAULT_DTYPES}); --dtype is ignored")
+    parser.add_argument("--instruction", default=None, help="an instruction preset or free text")
+    parser.add_argument("--out", default=None, help="JSON file for the full figures (default: none written)")
+    parser.set_defaults(handler=run_bench)
 
 
 def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -62,6 +93,7 @@ def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _progress_callback(total_hint: int) -> tuple[Callable, Callable[[], None]]:
     if sys.stderr.isatty():
+        # lazy: tqdm only for an interactive terminal
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total_hint, unit="img", file=sys.stderr)
@@ -80,12 +112,10 @@ def _progress_callback(total_hint: int) -> tuple[Callable, Callable[[], None]]:
 
 
 def run_rank(args: argparse.Namespace) -> int:
-    from .export import to_csv, to_json, to_table
-    from .query import validate_query
-    from .reranker import DEFAULT_MAX_IMAGES, Reranker
-    from .sources import collect_paths
-
     validate_query(args.query)  # an empty query fails before any model work
+    # lazy: the reranker imports torch and transformers (seconds); argument errors above come first
+    from .reranker import Reranker
+
     inputs = collect_paths(args.paths, max_images=args.max_images or DEFAULT_MAX_IMAGES)
     reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
     logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
@@ -96,25 +126,51 @@ def run_rank(args: argparse.Namespace) -> int:
         close()
     for warning in ranking.warnings:
         logger.warning(warning)
-    shown = ranking[: args.top_k] if args.top_k else ranking
-    formatter = {"json": to_json, "csv": to_csv, "table": to_table}[args.format]
-    sys.stdout.write(formatter(shown) + ("\n" if args.format != "csv" else ""))
+    output = FORMATTERS[args.format](ranking.top(args.top_k))
+    sys.stdout.write(output + ("\n" if args.format != "csv" else ""))
     return 0
 
 
+def run_bench(args: argparse.Namespace) -> int:
+    labels = args.labels
+    if labels is None:
+        if args.model != DEMO_ALIAS:
+            raise InvalidSettingError(
+                "--labels FILE.jsonl is required (it defaults to the demo's labels only with --model demo)"
+            )
+        labels = DEMO_LABELS
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    if not dtypes:
+        raise InvalidSettingError("--dtypes needs at least one dtype, e.g. bfloat16,float32")
+    # lazy: evaluation loads models through torch and transformers
+    from .evaluation import compare_dtypes, comparison_table
+
+    options = {k: v for k, v in reranker_kwargs(args).items() if k != "dtype"}
+    report = compare_dtypes(args.model, dtypes, labels, instruction=args.instruction, **options)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        print(f"# full figures: {out}")
+    print(comparison_table(report))
+    return 0 if any("error" not in row for row in report["rows"]) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lychee-rerank", description="Rank images against a text query with a vision-language reranker.")
+    parser = argparse.ArgumentParser(prog="lychee-rerank",
+                                     description="Rank images against a text query with a vision-language reranker.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _rank_parser(subparsers)
-    add_bench_parser(subparsers)
+    _bench_parser(subparsers)
     return parser
 
 
 def _configure_threads(args: argparse.Namespace) -> None:
     # OpenMP threads that wait on a descheduled sibling slow CPU inference ~10x on a busy machine.
     if getattr(args, "threads", None):
+        # lazy: torch only when a thread count is asked for
         import torch
 
         torch.set_num_threads(args.threads)
@@ -122,13 +178,13 @@ def _configure_threads(args: argparse.Namespace) -> None:
 
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr, force=True)
     for noisy in ("transformers", "httpx", "urllib3", "jieba"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``lychee-rerank`` console script."""
+    """Entry point of the ``lychee-rerank`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     _configure_logging(args)
     _configure_threads(args)

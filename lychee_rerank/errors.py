@@ -15,6 +15,10 @@ class IncompleteModelError(ModelNotFoundError):
     """A model folder exists but lacks files needed to load it."""
 
 
+class DemoModelMissingError(ModelNotFoundError):
+    """``demo`` was asked for but the bundled demo model is not installed."""
+
+
 class UnsupportedModelError(LycheeRerankError):
     """The model is not a Qwen2.5-VL style image-text model we can rank with."""
 

@@ -1,16 +1,20 @@
-"""Results as JSON, CSV and a zip of the top images: shared by the CLI and the app."""
+"""Results as JSON, CSV, a terminal table and a zip of the top images: shared by the CLI and the app."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 import zipfile
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .results import RECORD_KEYS, RankResult
-from .sources import ImageInput
+
+if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); only its type is needed here
+    from .intake import ImageInput
 
 # The CSV keeps the contract's columns plus the few extras a spreadsheet user wants.
 CSV_COLUMNS = (*RECORD_KEYS, "index", "mode", "p_yes", "duplicate_of")
@@ -56,3 +60,25 @@ def top_k_zip(results: Sequence[RankResult], inputs: Sequence[ImageInput], k: in
             name = PurePosixPath(result.name.replace("\\", "/")).name
             archive.writestr(f"{result.rank:02d}_{name}", source.read_bytes())
     return buffer.getvalue()
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain fixed-width table with Markdown-compatible pipes (None and NaN print as n/a)."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(headers), rule, *(line(r) for r in cells)])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)

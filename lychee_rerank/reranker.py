@@ -1,43 +1,45 @@
-"""The Reranker: one loaded model turning (query, images) into ranked results."""
+"""The Reranker: one loaded model turning (query, images) into ranked results.
+
+It composes the parts: ``intake`` prepares each image, ``scoring`` scores
+batches, ``runtime`` loaded the model and gives memory back; the Reranker
+owns the run itself (lock, batches, duplicates, out-of-memory retries,
+progress, stop).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 
-from . import devices
-from .errors import InvalidSettingError, TooManyImagesError
-from .images import LoadedImage, fit_to_processor, load_image
-from .loading import LoadedModel, load_model
-from .memory import MemoryReclaimer
-from .query import MAX_QUERY_TOKENS, validate_query
-from .results import PARSE_FAILED, PARSE_SKIPPED, RankResult, rank_results
-from .scoring import Score, choose_mode, make_scorer
-from .sources import ImageInput, as_inputs
+from .errors import InvalidSettingError
+from .intake import ImageInput, PreparedImage, as_inputs, check_image_count, fit_to_processor, prepare_image
+from .results import Ranking, RankResult, join_warnings, rank_results
+from .runtime import devices
+from .runtime.loading import LoadedModel, load_model
+from .runtime.reclaim import MemoryReclaimer
+from .scoring.base import Score
+from .scoring.modes import choose_mode, make_scorer
+from .scoring.query import validate_query
+from .settings import (
+    DEFAULT_MAX_IMAGES,
+    DEFAULT_MAX_PIXELS,
+    GPU_MEMORY_RESERVE_GIB,
+    MIN_PIXELS,
+    PARSE_FAILED,
+    PARSE_SKIPPED,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_PIXELS = 1280 * 28 * 28
-MIN_MAX_PIXELS = 56 * 56
-DEFAULT_MAX_IMAGES = 1000
 OOM_RETRY_PIXEL_FACTOR = 4  # retry an image that ran out of memory at a quarter of the pixels
+STOPPED_WARNING = "not scored: the run was stopped before this image"
 
 ProgressCallback = Callable[[int, int, RankResult], None]
-
-
-class Ranking(list):
-    """The ranked results (a plain list, best first) plus what applies to the whole run."""
-
-    def __init__(self, results: Iterable[RankResult], *, mode: str, query: str, warnings: list[str], stopped: bool):
-        super().__init__(results)
-        self.mode = mode
-        self.query = query
-        self.warnings = warnings
-        self.stopped = stopped
 
 
 @dataclass
@@ -65,65 +67,69 @@ class Reranker:
     """
 
     def __init__(
-        self,
-        loaded: LoadedModel,
-        *,
-        mode: str = "auto",
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        batch_size: int = 1,
-        max_images: int = DEFAULT_MAX_IMAGES,
+        self, loaded_model: LoadedModel, *, mode: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
+        batch_size: int = 1, max_images: int = DEFAULT_MAX_IMAGES,
     ):
         if batch_size < 1:
             raise InvalidSettingError(f"batch_size must be at least 1 (got {batch_size})")
-        if max_pixels < MIN_MAX_PIXELS:
-            raise InvalidSettingError(f"max_pixels must be at least {MIN_MAX_PIXELS} (got {max_pixels})")
-        self.loaded = loaded
-        self.model = loaded.model
-        self.processor = loaded.processor
-        self.mode = choose_mode(mode, self.model.config, self.processor.tokenizer, loaded.name)
+        if max_pixels < MIN_PIXELS:
+            raise InvalidSettingError(f"max_pixels must be at least {MIN_PIXELS} (got {max_pixels})")
+        self.loaded_model = loaded_model
+        self.model = loaded_model.model
+        self.processor = loaded_model.processor
+        self.mode = choose_mode(mode, self.model.config, self.processor.tokenizer, loaded_model.name)
         self.scorer = make_scorer(self.mode, self.model, self.processor)
         self.max_pixels = max_pixels
         self.batch_size = batch_size
         self.max_images = max_images
         self._lock = threading.RLock()
         self._reclaimer = MemoryReclaimer()
-        self.forward_calls = 0  # how many model calls were made; the app's tests count them
 
     @classmethod
     def from_pretrained(
-        cls,
-        name_or_path: str,
-        *,
-        dtype: str = "auto",
-        device: str = "auto",
-        device_map: Any = "auto",
-        mode: str = "auto",
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        batch_size: int = 1,
-        attn_implementation: str = "sdpa",
-        quantization: str | None = None,
-        max_gpu_memory: float | None = None,
-        memory_reserve_gib: float = devices.DEFAULT_RESERVE_GIB,
-        max_images: int = DEFAULT_MAX_IMAGES,
-    ) -> "Reranker":
-        """Load a reranker from a hub id, a local folder, or ``"demo"``.
+        cls, name_or_path: str, *, dtype: str = "auto", device: str = "auto", device_map: Any = "auto",
+        mode: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = 1,
+        attn_implementation: str = "sdpa", quantization: str | None = None, max_gpu_memory: float | None = None,
+        memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB, max_images: int = DEFAULT_MAX_IMAGES,
+    ) -> Reranker:
+        """Load a reranker from a hub id, a local folder, or ``"demo"`` (the bundled demo model).
 
-        ``dtype`` "auto" means bfloat16 on a GPU (float16 where bf16 is
-        unsupported) and float32 on the CPU. ``max_gpu_memory`` (GiB) caps what
-        device_map may put on each GPU; the rest is offloaded to the CPU.
-        ``quantization`` is "int8" or "nf4" (CUDA + bitsandbytes).
+        Args:
+            name_or_path: ``"vec-ai/lychee-rerank-mm"`` (from the local Hugging Face cache, or
+                downloaded when online), a folder holding ``config.json``, or ``"demo"``.
+            dtype: ``"auto"`` (bfloat16 on a GPU, float16 where bf16 is unsupported, float32
+                on the CPU), ``"bfloat16"``, ``"float16"`` or ``"float32"``.
+            device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+            device_map: passed to transformers; ``"auto"`` keeps ``memory_reserve_gib`` free on
+                each GPU and reports layers that spill to the CPU.
+            mode: ``"auto"`` (yes/no for rerankers, generate for plain Instruct models),
+                ``"yesno"`` or ``"generate"``.
+            max_pixels: the largest image area fed to the model (default 1280·28²).
+            batch_size: images per forward pass.
+            attn_implementation: ``"sdpa"``, ``"eager"`` or ``"flash_attention_2"``.
+            quantization: ``None``, ``"int8"`` or ``"nf4"`` (CUDA and bitsandbytes only).
+            max_gpu_memory: GiB per GPU that device_map may use; the rest goes to the CPU.
+            memory_reserve_gib: GiB left free on each GPU for image tensors.
+            max_images: the most images one :meth:`rank` call accepts.
+
+        Returns:
+            A Reranker holding the loaded model.
+
+        Raises:
+            ModelNotFoundError, IncompleteModelError, UnsupportedModelError, ModelLoadError,
+            InvalidSettingError: each with a message that says how to fix the call.
+
+        Example::
+
+            >>> reranker = Reranker.from_pretrained("demo", device="cpu")
+            >>> reranker.describe()["mode"], reranker.describe()["device"]
+            ('yesno', 'cpu')
         """
-        loaded = load_model(
-            name_or_path,
-            dtype=dtype,
-            device=device,
-            device_map=device_map,
-            attn_implementation=attn_implementation,
-            quantization=quantization,
-            reserve_gib=memory_reserve_gib,
-            max_gpu_memory_gib=max_gpu_memory,
+        loaded_model = load_model(
+            name_or_path, dtype=dtype, device=device, device_map=device_map, attn_implementation=attn_implementation,
+            quantization=quantization, reserve_gib=memory_reserve_gib, max_gpu_memory_gib=max_gpu_memory,
         )
-        return cls(loaded, mode=mode, max_pixels=max_pixels, batch_size=batch_size, max_images=max_images)
+        return cls(loaded_model, mode=mode, max_pixels=max_pixels, batch_size=batch_size, max_images=max_images)
 
     @property
     def busy(self) -> bool:
@@ -136,59 +142,74 @@ class Reranker:
     def describe(self) -> dict[str, Any]:
         """Where and how the model runs, for the app's settings panel and the CLI log."""
         return {
-            "model": self.loaded.name,
-            "path": self.loaded.path,
+            "model": self.loaded_model.name,
+            "path": self.loaded_model.path,
             "mode": self.mode,
-            "device": self.loaded.device,
-            "dtype": str(self.loaded.dtype).replace("torch.", ""),
+            "device": self.loaded_model.device,
+            "dtype": str(self.loaded_model.dtype).replace("torch.", ""),
             "max_pixels": self.max_pixels,
             "batch_size": self.batch_size,
             "vram_gib": devices.vram_in_use_gib(),
-            "notes": list(self.loaded.notes),
+            "notes": list(self.loaded_model.notes),
         }
 
     def rank(
-        self,
-        query: str,
-        images: Iterable[Any],
-        *,
-        instruction: str | None = None,
-        on_progress: ProgressCallback | None = None,
-        should_stop: Callable[[], bool] | None = None,
+        self, query: str, images: Iterable[Any], *, instruction: str | None = None,
+        on_progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
         on_wait: Callable[[], None] | None = None,
     ) -> Ranking:
         """Score every image against ``query`` and return them best first.
 
-        ``images``: file paths, bytes, (name, bytes) pairs, PIL images or
-        ImageInputs. Every input comes back exactly once; unreadable ones with a
-        warning and the lowest score. ``on_progress(done, total, result)`` runs
-        after each image, ``should_stop()`` is polled between images (stopping
-        returns what was scored plus the rest marked skipped), and
-        ``on_wait()`` runs once if another caller holds the model.
+        Args:
+            query: what the user wants, in Chinese, English or both; normalised first
+                (:func:`~lychee_rerank.scoring.query.normalize_query`), cut at 512 tokens.
+            images: file paths, raw bytes, ``(name, bytes)`` pairs, PIL images or
+                ``ImageInput`` objects, in any mix.
+            instruction: an instruction preset (``default``, ``product``, ``design``,
+                ``generated``) or free text; ``None`` means ``default``.
+            on_progress: called as ``on_progress(done, total, result)`` after each image.
+            should_stop: polled between batches; when it returns True the run ends, keeping
+                what was scored and marking the rest ``skipped``.
+            on_wait: called once if another caller holds the model and this run must wait.
+
+        Returns:
+            A :class:`~lychee_rerank.results.Ranking` (a list, best first) with one
+            :class:`~lychee_rerank.results.RankResult` per input. Unreadable images come last
+            with a warning and score 0.0. ``.mode``, ``.warnings`` and ``.stopped`` describe the run.
+
+        Raises:
+            InvalidQueryError: the query is empty (before any model work).
+            TooManyImagesError: more than ``max_images`` images.
+
+        Example::
+
+            >>> from lychee_rerank.settings import DEMO_EXAMPLES_DIR as examples
+            >>> reranker = Reranker.from_pretrained("demo", device="cpu")
+            >>> images = [examples / "red_circle.png", examples / "blue_square_on_yellow.png"]
+            >>> ranking = reranker.rank("a red circle", images)
+            >>> [(r.rank, r.name, r.score) for r in ranking]
+            [(1, 'red_circle.png', 9.9909), (2, 'blue_square_on_yellow.png', 0.0029)]
         """
-        clean_query, query_warning = validate_query(
-            query, max_tokens=MAX_QUERY_TOKENS, count_tokens=self._count_tokens
-        )
+        clean_query, query_warning = validate_query(query, count_tokens=self._count_tokens)
         inputs = as_inputs(images)
-        if len(inputs) > self.max_images:
-            raise TooManyImagesError(
-                f"{len(inputs)} images given, more than the limit of {self.max_images} per run; "
-                "split them into several runs or raise max_images"
-            )
+        check_image_count(len(inputs), self.max_images, "the images given")
         run = _Run(clean_query, instruction, inputs, on_progress)
-        if not self._lock.acquire(blocking=False):
-            if on_wait is not None:
-                on_wait()
-            self._lock.acquire()
+        self._acquire(on_wait)
         try:
             stopped = self._score_all(run, should_stop)
         finally:
             self._lock.release()
-        for index in range(len(inputs)):
-            if index not in run.results:
-                run.results[index] = self._skipped(inputs[index], index)
+        for index, source in enumerate(inputs):
+            run.results.setdefault(index, self._skipped(source, index))
         warnings = [query_warning] if query_warning else []
-        return Ranking(rank_results(list(run.results.values())), mode=self.mode, query=clean_query, warnings=warnings, stopped=stopped)
+        ranked = rank_results(run.results.values())
+        return Ranking(ranked, mode=self.mode, query=clean_query, warnings=warnings, stopped=stopped)
+
+    def _acquire(self, on_wait: Callable[[], None] | None) -> None:
+        if not self._lock.acquire(blocking=False):
+            if on_wait is not None:
+                on_wait()
+            self._lock.acquire()
 
     def _count_tokens(self, text: str) -> int:
         return len(self.processor.tokenizer.encode(text, add_special_tokens=False))
@@ -199,94 +220,76 @@ class Reranker:
                 logger.info("stopped after %d of %d images", len(run.results), len(run.inputs))
                 return True
             indices = range(start, min(start + self.batch_size, len(run.inputs)))
-            self._score_batch(run, [(i, load_image(run.inputs[i], max_pixels=self.max_pixels)) for i in indices])
+            self._score_batch(run, [(i, prepare_image(run.inputs[i], max_pixels=self.max_pixels)) for i in indices])
         return False
 
-    def _score_batch(self, run: _Run, batch: list[tuple[int, LoadedImage]]) -> None:
-        to_score: list[tuple[int, LoadedImage]] = []
-        duplicates: list[tuple[int, LoadedImage, int]] = []
-        for index, loaded in batch:
-            first = run.first_by_digest.get(loaded.digest) if loaded.digest else None
-            if loaded.failed:
-                run.record(self._result(index, loaded, Score(0.0, "", PARSE_FAILED)))
+    def _score_batch(self, run: _Run, batch: list[tuple[int, PreparedImage]]) -> None:
+        to_score: list[tuple[int, PreparedImage]] = []
+        duplicates: list[tuple[int, PreparedImage, int]] = []
+        for index, prepared in batch:
+            first = run.first_by_digest.get(prepared.digest) if prepared.digest else None
+            if prepared.failed:
+                run.record(self._result(index, prepared, Score(0.0, "", PARSE_FAILED)))
             elif first is not None:
-                duplicates.append((index, loaded, first))
+                duplicates.append((index, prepared, first))
             else:
-                if loaded.digest:
-                    run.first_by_digest[loaded.digest] = index
-                to_score.append((index, loaded))
+                if prepared.digest:
+                    run.first_by_digest[prepared.digest] = index
+                to_score.append((index, prepared))
         if to_score:
-            scores = self._score_images(run, [loaded for _, loaded in to_score])
-            for (index, loaded), score in zip(to_score, scores):
-                run.record(self._result(index, loaded, score))
-        for index, loaded, first in duplicates:
-            run.record(self._duplicate(index, loaded, run.results[first]))
+            scores = self._score_images(run, [prepared for _, prepared in to_score])
+            for (index, prepared), score in zip(to_score, scores):
+                run.record(self._result(index, prepared, score))
+        for index, prepared, first in duplicates:
+            run.record(self._duplicate(index, prepared, run.results[first]))
 
-    def _score_images(self, run: _Run, loaded: list[LoadedImage]) -> list[Score]:
-        images = [item.image for item in loaded]
+    def _score_images(self, run: _Run, batch: list[PreparedImage]) -> list[Score]:
         try:
-            return self._forward(run, images)
+            return self._forward(run, [prepared.image for prepared in batch])
         except torch.OutOfMemoryError:
             self._reclaimer.after_oom()
-            if len(images) > 1:
-                logger.warning("out of memory on a batch of %d; scoring its images one by one", len(images))
-                return [score for item in loaded for score in self._score_images(run, [item])]
-        return [self._retry_smaller(run, loaded[0])]
+            if len(batch) > 1:
+                logger.warning("out of memory on a batch of %d; scoring its images one by one", len(batch))
+                return [score for prepared in batch for score in self._score_images(run, [prepared])]
+        return [self._retry_smaller(run, batch[0])]
 
-    def _retry_smaller(self, run: _Run, loaded: LoadedImage) -> Score:
+    def _retry_smaller(self, run: _Run, prepared: PreparedImage) -> Score:
         # Relative to the image's own size: a small image that ran out of memory at max_pixels is already below it.
-        pixels = min(self.max_pixels, loaded.image.width * loaded.image.height)
-        smaller_pixels = max(MIN_MAX_PIXELS, pixels // OOM_RETRY_PIXEL_FACTOR)
-        smaller = fit_to_processor(loaded.image, smaller_pixels)
-        logger.warning("out of memory on %s; retrying at %dx%d", loaded.source.name, *smaller.size)
+        pixels = min(self.max_pixels, prepared.image.width * prepared.image.height)
+        smaller = fit_to_processor(prepared.image, max(MIN_PIXELS, pixels // OOM_RETRY_PIXEL_FACTOR))
+        logger.warning("out of memory on %s; retrying at %dx%d", prepared.source.name, *smaller.size)
         try:
             score = self._forward(run, [smaller])[0]
         except torch.OutOfMemoryError:
             self._reclaimer.after_oom()
             return Score(0.0, "", PARSE_FAILED, warning="out of GPU memory even at a smaller size; not scored")
-        loaded.image = smaller
+        prepared.image = smaller
         note = f"out of GPU memory at full size; scored at {smaller.width}x{smaller.height}"
-        return Score(score.score, score.raw_output, score.parse_method, score.p_yes, score.p_no, _join(note, score.warning))
+        return replace(score, warning=join_warnings(note, score.warning))
 
     def _forward(self, run: _Run, images: list) -> list[Score]:
-        self.forward_calls += 1
         try:
             return self.scorer.score(run.query, images, run.instruction)
         finally:
             self._reclaimer.step()
 
-    def _result(self, index: int, loaded: LoadedImage, score: Score) -> RankResult:
-        source = loaded.source
+    def _result(self, index: int, prepared: PreparedImage, score: Score) -> RankResult:
         return RankResult(
-            rank=0,
-            index=index,
-            name=source.name,
-            score=score.score,
-            raw_output=score.raw_output,
-            parse_method=score.parse_method,
-            warning=_join(loaded.warning, score.warning),
-            path=source.path,
-            mode=self.mode,
-            p_yes=score.p_yes,
-            p_no=score.p_no,
-            scored_size=None if loaded.failed else loaded.image.size,
-            original_size=loaded.original_size,
-            notes=tuple(loaded.notes),
-            digest=loaded.digest,
+            rank=0, index=index, name=prepared.source.name, score=score.score, raw_output=score.raw_output,
+            parse_method=score.parse_method, warning=join_warnings(prepared.warning, score.warning),
+            path=prepared.source.path, mode=self.mode, p_yes=score.p_yes, p_no=score.p_no,
+            scored_size=None if prepared.failed else prepared.image.size, original_size=prepared.original_size,
+            notes=tuple(prepared.notes), digest=prepared.digest,
         )
 
-    def _duplicate(self, index: int, loaded: LoadedImage, first: RankResult) -> RankResult:
+    def _duplicate(self, index: int, prepared: PreparedImage, first: RankResult) -> RankResult:
         note = f"duplicate of {first.name} (same bytes): scored once"
-        base = self._result(index, loaded, Score(first.score, first.raw_output, first.parse_method, first.p_yes, first.p_no))
-        return RankResult(**{**base.__dict__, "warning": _join(base.warning, note), "duplicate_of": first.index})
+        score = Score(first.score, first.raw_output, first.parse_method, first.p_yes, first.p_no)
+        base = self._result(index, prepared, score)
+        return replace(base, warning=join_warnings(base.warning, note), duplicate_of=first.index)
 
     def _skipped(self, source: ImageInput, index: int) -> RankResult:
         return RankResult(
             rank=0, index=index, name=source.name, score=0.0, raw_output="", parse_method=PARSE_SKIPPED,
-            warning="not scored: the run was stopped before this image", path=source.path, mode=self.mode,
+            warning=STOPPED_WARNING, path=source.path, mode=self.mode,
         )
-
-
-def _join(*parts: str | None) -> str | None:
-    text = "; ".join(part for part in parts if part)
-    return text or None

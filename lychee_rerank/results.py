@@ -1,17 +1,21 @@
-"""The result of ranking one image, and its plain-record form for JSON/CSV."""
+"""What a run gives back: one RankResult per input, and the Ranking that holds them best first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, SupportsIndex, overload
 
-# How a score was obtained. The generate-mode values come from parse_score.
-PARSE_YESNO = "yesno"
-PARSE_FAILED = "failed"  # image unreadable, OOM twice, NaN logits: lowest score
-PARSE_SKIPPED = "skipped"  # the run was stopped before this image
+from .settings import NOT_SCORED
 
 # The keys of DESIGN.md §2's JSON contract, in order; extra keys follow them.
 RECORD_KEYS = ("rank", "name", "path", "score", "raw_output", "parse_method", "warning")
+
+
+def join_warnings(*parts: str | None) -> str | None:
+    """The non-empty parts joined with '; ' (how every warning text is combined), or None."""
+    text = "; ".join(part for part in parts if part)
+    return text or None
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,9 @@ class RankResult:
     @property
     def ok(self) -> bool:
         """True when the model really scored this image."""
-        return self.parse_method not in (PARSE_FAILED, PARSE_SKIPPED)
+        return self.parse_method not in NOT_SCORED
 
-    def with_rank(self, rank: int) -> "RankResult":
+    def with_rank(self, rank: int) -> RankResult:
         return replace(self, rank=rank)
 
     def to_record(self) -> dict[str, Any]:
@@ -64,7 +68,7 @@ class RankResult:
         return ordered
 
 
-def rank_results(results: list[RankResult]) -> list[RankResult]:
+def rank_results(results: Iterable[RankResult]) -> list[RankResult]:
     """Sort best first and number ranks 1..N.
 
     Images the model did not score (failed or skipped) go after every scored
@@ -72,3 +76,40 @@ def rank_results(results: list[RankResult]) -> list[RankResult]:
     """
     ordered = sorted(results, key=lambda r: (not r.ok, -r.score, r.index))
     return [r.with_rank(i) for i, r in enumerate(ordered, start=1)]
+
+
+class Ranking(list):
+    """The ranked results (a list, best first) plus what applies to the whole run.
+
+    ``mode`` is the scoring mode used, ``query`` the query as the model saw it,
+    ``warnings`` run-wide warnings (query truncated), ``stopped`` whether the run
+    was stopped early. Slicing and :meth:`top` keep these attributes.
+    """
+
+    def __init__(self, results: Iterable[RankResult], *, mode: str, query: str, warnings: list[str], stopped: bool):
+        super().__init__(results)
+        self.mode = mode
+        self.query = query
+        self.warnings = list(warnings)
+        self.stopped = stopped
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> RankResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Ranking: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> RankResult | Ranking:
+        if isinstance(index, slice):
+            return self._like(super().__getitem__(index))
+        return super().__getitem__(index)
+
+    def top(self, k: int | None) -> Ranking:
+        """The best ``k`` results (all of them for None), with the run's attributes."""
+        return self[:k] if k is not None else self._like(self)
+
+    def copy(self) -> Ranking:
+        return self._like(self)
+
+    def _like(self, results: Iterable[RankResult]) -> Ranking:
+        return Ranking(results, mode=self.mode, query=self.query, warnings=self.warnings, stopped=self.stopped)

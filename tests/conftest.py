@@ -1,16 +1,17 @@
-"""Shared fixtures: tiny Qwen2.5-VL folders built once per session, offline, and small test images."""
+"""Shared fixtures: tiny Qwen2.5-VL folders built once per session, offline, and small test images.
+
+Builders live in helpers.py; this file only turns them into fixtures.
+"""
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
-from lychee_rerank.tiny_model import TinyModelSpec, build_tiny_model
+from helpers import build_tiny_model, make_five_image_folder
 
 # Nothing in the tests may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,9 +37,7 @@ def tiny_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_instruct_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random Qwen2.5-VL without the reranker mark (auto mode picks generate)."""
-    return build_tiny_model(
-        tmp_path_factory.mktemp("tiny-instruct"), TinyModelSpec(architecture_note="tiny instruct"), seed=2, reranker=False
-    )
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-instruct"), seed=2, reranker=False)
 
 
 @pytest.fixture(scope="session")
@@ -49,32 +48,7 @@ def tiny_reranker(tiny_reranker_dir: Path):
     return Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu")
 
 
-def png_bytes(color: str | tuple, size: tuple[int, int] = (64, 64)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def jpeg_bytes(color: str | tuple, size: tuple[int, int] = (64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def five_image_folder(tmp_path: Path) -> Path:
     """Five files, one of them corrupt (a truncated JPEG)."""
-    folder = tmp_path / "images"
-    folder.mkdir()
-    (folder / "red_dress.png").write_bytes(png_bytes("red"))
-    (folder / "blue_sky.jpg").write_bytes(jpeg_bytes("blue"))
-    (folder / "green.png").write_bytes(png_bytes("green", (80, 40)))
-    (folder / "yellow.webp").write_bytes(_webp("yellow"))
-    (folder / "broken.jpg").write_bytes(jpeg_bytes("white")[:40])
-    return folder
-
-
-def _webp(color: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (48, 64), color).save(buffer, "WEBP")
-    return buffer.getvalue()
+    return make_five_image_folder(tmp_path / "images")

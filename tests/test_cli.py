@@ -1,4 +1,4 @@
-"""The command line's contract (DESIGN.md §2), run as a user runs it: a subprocess."""
+"""The command line's contract (DESIGN.md §2): in process through ``main(argv)``, plus one real subprocess."""
 
 from __future__ import annotations
 
@@ -7,23 +7,33 @@ import io
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import png_bytes
+from lychee_rerank.cli import main
+
+from helpers import png_bytes
 
 CONTRACT_KEYS = ["rank", "name", "path", "score", "raw_output", "parse_method", "warning"]
 
 
-def run_cli(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lychee_rerank.cli", *args], capture_output=True, text=True, timeout=timeout
-    )
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """``lychee-rerank ARGS`` in this process: exit code, stdout and stderr, as a subprocess would give them."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["lychee-rerank", *args], code, out, err)
+
+    return run
 
 
-def rank_json(model: Path, folder: Path, *extra: str) -> tuple[list[dict], subprocess.CompletedProcess]:
-    done = run_cli("rank", "--model", str(model), "--query", "red dress 红色连衣裙", "--format", "json", *extra, str(folder))
+def rank_json(cli, model: Path, folder: Path, *extra: str) -> tuple[list[dict], subprocess.CompletedProcess]:
+    query = "red dress 红色连衣裙"
+    done = cli("rank", "--model", str(model), "--query", query, "--format", "json", *extra, str(folder))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout), done
 
@@ -41,60 +51,67 @@ def assert_json_contract(records: list[dict], folder: Path) -> None:
     assert all(r["path"] and Path(r["path"]).exists() for r in records)
 
 
-def test_rank_json_yesno(tiny_reranker_dir: Path, five_image_folder: Path):
-    records, done = rank_json(tiny_reranker_dir, five_image_folder)
+def test_rank_json_yesno(cli, tiny_reranker_dir: Path, five_image_folder: Path):
+    records, done = rank_json(cli, tiny_reranker_dir, five_image_folder)
     assert_json_contract(records, five_image_folder)
     assert {r["parse_method"] for r in records} == {"yesno", "failed"}
     assert "[5/5]" in done.stderr, "progress goes to stderr"
 
 
-def test_rank_json_generate_fills_parse_method(tiny_reranker_dir: Path, five_image_folder: Path):
-    records, _ = rank_json(tiny_reranker_dir, five_image_folder, "--mode", "generate")
+def test_rank_json_generate_fills_parse_method(cli, tiny_reranker_dir: Path, five_image_folder: Path):
+    records, _ = rank_json(cli, tiny_reranker_dir, five_image_folder, "--mode", "generate")
     assert_json_contract(records, five_image_folder)
     assert {r["parse_method"] for r in records if r["name"] != "broken.jpg"} <= {"primary", "fallback", "none"}
 
 
-def test_rank_csv_and_table_and_top_k(tiny_reranker_dir: Path, five_image_folder: Path):
+def test_rank_csv_and_table_and_top_k(cli, tiny_reranker_dir: Path, five_image_folder: Path):
     base = ["rank", "--model", str(tiny_reranker_dir), "--query", "red", str(five_image_folder)]
-    table = run_cli(*base, "--format", "table", "--top-k", "2")
+    table = cli(*base, "--format", "table", "--top-k", "2")
     assert table.returncode == 0 and len(table.stdout.strip().splitlines()) == 3
-    rows = list(csv.DictReader(io.StringIO(run_cli(*base, "--format", "csv").stdout)))
+    top = json.loads(cli(*base, "--format", "json", "--top-k", "2").stdout)
+    assert [r["rank"] for r in top] == [1, 2]
+    rows = list(csv.DictReader(io.StringIO(cli(*base, "--format", "csv").stdout)))
     assert len(rows) == 5 and list(rows[0])[:7] == CONTRACT_KEYS
 
 
-def test_zip_input(tiny_reranker_dir: Path, tmp_path: Path):
-    import zipfile
-
+def test_zip_input(cli, tiny_reranker_dir: Path, tmp_path: Path):
     archive = tmp_path / "batch.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("a/red.png", png_bytes("red"))
         zf.writestr("blue.png", png_bytes("blue"))
-    records, _ = rank_json(tiny_reranker_dir, archive)[0], None
-    assert len(records) == 2
+    records, _ = rank_json(cli, tiny_reranker_dir, archive)
+    assert sorted(r["name"] for r in records) == ["batch.zip/a/red.png", "batch.zip/blue.png"]
 
 
-def test_missing_model_path_is_one_line_naming_it(five_image_folder: Path):
-    done = run_cli("rank", "--model", "/no/such/dir", "--query", "red", str(five_image_folder))
+def test_missing_model_path_is_one_line_naming_it(cli, five_image_folder: Path):
+    done = cli("rank", "--model", "/no/such/dir", "--query", "red", str(five_image_folder))
     assert done.returncode != 0
     lines = [line for line in done.stderr.strip().splitlines() if line]
     assert len(lines) == 1 and "/no/such/dir" in lines[0] and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("query", ["", "   "])
-def test_empty_query_fails(tiny_reranker_dir: Path, five_image_folder: Path, query: str):
-    done = run_cli("rank", "--model", str(tiny_reranker_dir), "--query", query, str(five_image_folder))
+def test_empty_query_fails(cli, tiny_reranker_dir: Path, five_image_folder: Path, query: str):
+    done = cli("rank", "--model", str(tiny_reranker_dir), "--query", query, str(five_image_folder))
     assert done.returncode != 0 and "query" in done.stderr.lower() and "Traceback" not in done.stderr
 
 
-def test_no_images_found(tiny_reranker_dir: Path, tmp_path: Path):
+def test_no_images_found(cli, tiny_reranker_dir: Path, tmp_path: Path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    done = run_cli("rank", "--model", str(tiny_reranker_dir), "--query", "red", str(empty))
+    done = cli("rank", "--model", str(tiny_reranker_dir), "--query", "red", str(empty))
     assert done.returncode != 0 and "no images" in done.stderr.lower() and "Traceback" not in done.stderr
 
 
-def test_console_script_is_installed():
+def test_installed_command_ranks_in_a_subprocess(tiny_reranker_dir: Path, five_image_folder: Path):
+    """The one real subprocess: the console script pip installed, JSON on stdout, logs on stderr."""
     script = Path(sys.executable).parent / "lychee-rerank"
     assert script.exists(), "pip install -e . creates the lychee-rerank command"
-    done = subprocess.run([str(script), "rank", "--help"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "--max-pixels" in done.stdout
+    done = subprocess.run(
+        [str(script), "rank", "--model", str(tiny_reranker_dir), "--query", "red", "--format", "json",
+         str(five_image_folder)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert_json_contract(json.loads(done.stdout), five_image_folder)
+    assert "[5/5]" in done.stderr and "Traceback" not in done.stderr

@@ -13,9 +13,9 @@ import pytest
 
 from lychee_rerank.demo import scenes
 from lychee_rerank.demo.gallery import EXAMPLES, LABELLED_QUERIES
-from lychee_rerank.loading import DEMO_MODEL_DIR
+from lychee_rerank.settings import DEMO_EXAMPLES_DIR as EXAMPLES_DIR
+from lychee_rerank.settings import DEMO_MODEL_DIR
 
-EXAMPLES_DIR = DEMO_MODEL_DIR.parent / "examples"
 needs_model = pytest.mark.skipif(not (DEMO_MODEL_DIR / "config.json").exists(), reason="demo model not built")
 
 

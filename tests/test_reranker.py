@@ -9,9 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import jpeg_bytes, png_bytes
 from lychee_rerank import InvalidQueryError, Reranker, TooManyImagesError
-from lychee_rerank.results import PARSE_FAILED, PARSE_SKIPPED
+from lychee_rerank.settings import PARSE_FAILED, PARSE_SKIPPED
+
+from helpers import ForwardCounter, jpeg_bytes, png_bytes
 
 QUERY = "red dress 红色连衣裙"
 
@@ -65,10 +66,9 @@ def test_empty_input_returns_empty(tiny_reranker):
 
 @pytest.mark.parametrize("query", ["", "   ", "\n\t\u3000"])
 def test_empty_query_is_refused_before_model_work(tiny_reranker, query: str):
-    calls = tiny_reranker.forward_calls
-    with pytest.raises(InvalidQueryError):
+    with ForwardCounter(tiny_reranker.model) as counter, pytest.raises(InvalidQueryError):
         tiny_reranker.rank(query, [png_bytes("red")])
-    assert tiny_reranker.forward_calls == calls
+    assert counter.calls == 0
 
 
 def test_batch_sizes_give_the_same_scores(tiny_reranker_dir: Path):
@@ -101,10 +101,10 @@ def test_stop_mid_run_keeps_scored_and_marks_the_rest(tiny_reranker):
 
 
 def test_duplicates_scored_once_and_both_reported(tiny_reranker):
-    calls = tiny_reranker.forward_calls
     data = png_bytes("orange")
-    results = tiny_reranker.rank(QUERY, [("a.png", data), ("b.png", data)])
-    assert tiny_reranker.forward_calls - calls == 1
+    with ForwardCounter(tiny_reranker.model) as counter:
+        results = tiny_reranker.rank(QUERY, [("a.png", data), ("b.png", data)])
+    assert counter.calls == 1
     by_name = {r.name: r for r in results}
     assert by_name["b.png"].duplicate_of == 0 and "duplicate of a.png" in by_name["b.png"].warning
     assert by_name["a.png"].score == by_name["b.png"].score
@@ -160,7 +160,9 @@ def test_two_threads_share_one_reranker(tiny_reranker):
     waits = []
 
     def run(name: str, color: str) -> None:
-        outputs[name] = tiny_reranker.rank(QUERY, [png_bytes(color)] * 1 + [png_bytes("white")], on_wait=lambda: waits.append(name))
+        outputs[name] = tiny_reranker.rank(
+            QUERY, [png_bytes(color)] * 1 + [png_bytes("white")], on_wait=lambda: waits.append(name)
+        )
 
     threads = [threading.Thread(target=run, args=(f"t{i}", c)) for i, c in enumerate(["red", "blue", "green"])]
     for thread in threads:
@@ -171,6 +173,14 @@ def test_two_threads_share_one_reranker(tiny_reranker):
     solo = tiny_reranker.rank(QUERY, [png_bytes("red"), png_bytes("white")])
     assert [r.score for r in outputs["t0"]] == pytest.approx([r.score for r in solo], abs=1e-5)
     assert not tiny_reranker.busy
+
+
+def test_forward_counter_sees_every_forward_pass(tiny_reranker):
+    """The counter the tests rely on: one pass per distinct image at batch size 1, none after it is removed."""
+    with ForwardCounter(tiny_reranker.model) as counter:
+        tiny_reranker.rank(QUERY, [png_bytes("red"), png_bytes("blue"), png_bytes("green")])
+    assert counter.calls == 3
+    assert "forward" not in vars(tiny_reranker.model)
 
 
 def test_instruction_preset_changes_the_prompt(tiny_reranker):

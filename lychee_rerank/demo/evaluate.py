@@ -12,8 +12,10 @@ import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..loading import DEMO_MODEL_DIR
+from ..reranker import Reranker
+from ..settings import DEMO_MODEL_DIR
 from . import scenes
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,8 @@ class EvalResult:
 
 def eval_tasks(n: int, seed: int = 0, candidates: int = 12) -> list[tuple[str, list[scenes.Scene], int]]:
     """The held-out tasks: (query, scenes, index of the matching scene)."""
-    return [scenes.ranking_task(random.Random(scenes.EVAL_SEED_BASE + seed * 100_000 + t), candidates) for t in range(n)]
+    seeds = (scenes.EVAL_SEED_BASE + seed * 100_000 + t for t in range(n))
+    return [scenes.ranking_task(random.Random(task_seed), candidates) for task_seed in seeds]
 
 
 def _language(query: str) -> str:
@@ -39,10 +42,10 @@ def _language(query: str) -> str:
     return "mixed" if has_han and has_latin else "zh" if has_han else "en"
 
 
-def evaluate(model: str | Path = DEMO_MODEL_DIR, tasks: int = 200, seed: int = 0, batch_size: int = 12, reranker=None) -> EvalResult:
+def evaluate(
+    model: str | Path = DEMO_MODEL_DIR, tasks: int = 200, seed: int = 0, batch_size: int = 12, reranker: Any = None
+) -> EvalResult:
     """Top-1 / top-3 accuracy of ``Reranker.from_pretrained(model).rank`` on held-out tasks."""
-    from ..reranker import Reranker
-
     reranker = reranker or Reranker.from_pretrained(str(model), device="cpu", dtype="float32", batch_size=batch_size)
     top1 = top3 = 0
     per_lang: dict[str, list[int]] = {}

@@ -48,7 +48,9 @@ def write_examples(out_dir: str | Path) -> Path:
     for name in names:
         example_scene(name).draw().save(out / name, optimize=True)
     lines = [
-        json.dumps({"query": query, "images": names, "relevant": [names.index(r) for r in relevant]}, ensure_ascii=False)
+        json.dumps(
+            {"query": query, "images": names, "relevant": [names.index(r) for r in relevant]}, ensure_ascii=False
+        )
         for query, relevant in LABELLED_QUERIES
     ]
     (out / "labels.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ The two ranges never overlap for ``0 <= S < 500`` and any ``E >= 0`` (``EVAL_SEE
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -109,8 +110,6 @@ def random_scene(rng: random.Random, colour: str | None = None, shape: str | Non
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, rotation: float) -> list[tuple[float, float]]:
-    import math
-
     if shape == "triangle":
         # Equilateral, centroid at (cx, cy); circumradius r (slightly enlarged to fill the box).
         angles = [-90 + rotation + k * 120 for k in range(3)]
@@ -118,7 +117,9 @@ def _polygon(shape: str, cx: float, cy: float, r: float, rotation: float) -> lis
     else:  # star: five points, inner radius 0.45 r
         angles = [-90 + rotation + k * 36 for k in range(10)]
         radii = [r if k % 2 == 0 else r * 0.45 for k in range(10)]
-    return [(cx + rad * math.cos(math.radians(a)), cy + rad * math.sin(math.radians(a))) for a, rad in zip(angles, radii)]
+    return [
+        (cx + rad * math.cos(math.radians(a)), cy + rad * math.sin(math.radians(a))) for a, rad in zip(angles, radii)
+    ]
 
 
 def draw_scene(scene: Scene, canvas: int = CANVAS) -> Image.Image:

@@ -22,19 +22,21 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
-from transformers import Qwen2_5_VLForConditionalGeneration
 
-from ..prompts import yesno_messages
-from ..query import normalize_query
-from ..tiny_model import TinyModelSpec, build_config, build_processor, train_tokenizer
+from ..scoring.prompts import yesno_messages
+from ..scoring.query import normalize_query
+from ..scoring.yesno import yes_no_token_ids
 from . import scenes
+from .architecture import ModelShape, build_config, build_processor, new_model, train_tokenizer
 
 logger = logging.getLogger(__name__)
 
-DEMO_SPEC = TinyModelSpec(
+DEMO_SHAPE = ModelShape(
+    name="demo",
     text_hidden=128,
     text_layers=3,
     text_heads=4,
@@ -44,9 +46,9 @@ DEMO_SPEC = TinyModelSpec(
     vision_depth=4,
     vision_heads=4,
     vision_intermediate=256,
-    vocab_size=800,
+    tokenizer_vocab=800,
     tie_word_embeddings=True,
-    architecture_note="lychee-rerank demo: small Qwen2.5-VL trained on synthetic coloured shapes (yes/no recipe)",
+    note="lychee-rerank demo: small Qwen2.5-VL trained on synthetic coloured shapes (yes/no recipe)",
 )
 
 
@@ -70,7 +72,7 @@ class TrainConfig:
     log_every: int = 50
     eval_every: int = 100
     seed: int = 0
-    spec: TinyModelSpec = field(default_factory=lambda: DEMO_SPEC)
+    shape: ModelShape = field(default_factory=lambda: DEMO_SHAPE)
 
 
 def tokenizer_corpus() -> list[str]:
@@ -115,7 +117,9 @@ class Batcher:
     def __call__(self, examples):
         images = [example[1].draw() for example in examples]
         texts = [
-            self.processor.apply_chat_template(yesno_messages(example[0], im), tokenize=False, add_generation_prompt=True)
+            self.processor.apply_chat_template(
+                yesno_messages(example[0], im), tokenize=False, add_generation_prompt=True
+            )
             for example, im in zip(examples, images)
         ]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
@@ -153,17 +157,13 @@ class AuxHeads(nn.Module):
         return self.colour(pooled), self.shape(pooled)
 
 
-def build_model(cfg: TrainConfig):
+def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
+    """The untrained demo model and its processor (left padding, as the scorer uses it)."""
     torch.manual_seed(cfg.seed)
-    tokenizer = train_tokenizer(cfg.spec.vocab_size, tokenizer_corpus())
+    tokenizer = train_tokenizer(cfg.shape.tokenizer_vocab, tokenizer_corpus())
     processor = build_processor(tokenizer)
     processor.tokenizer.padding_side = "left"
-    config = build_config(cfg.spec, tokenizer)
-    config.lychee_reranker = {"kind": "yesno", "note": cfg.spec.architecture_note}
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    model.generation_config.pad_token_id = config.text_config.pad_token_id
-    model.generation_config.eos_token_id = config.text_config.eos_token_id
-    return model, processor
+    return new_model(build_config(cfg.shape, tokenizer)), processor
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -176,11 +176,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * min(1.0, math.sqrt(cfg.decay_from / (step + 1)))
 
 
-def yes_no_ids(processor) -> list[int]:
-    tok = processor.tokenizer
-    return [tok.encode("no", add_special_tokens=False)[0], tok.encode("yes", add_special_tokens=False)[0]]
-
-
 def validation_batches(cfg: TrainConfig, batcher: Batcher, n: int = 4):
     """Fixed held-out pairs (eval seed range) for the training log's pair accuracy."""
     out = []
@@ -190,77 +185,101 @@ def validation_batches(cfg: TrainConfig, batcher: Batcher, n: int = 4):
     return out
 
 
+class _Trainer:
+    """One training run: the model, the training-only heads and probes, the optimiser and the log."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.model, self.processor = build_model(cfg)
+        self.batcher = Batcher(self.processor)
+        self.no_yes = list(yes_no_token_ids(self.processor.tokenizer))  # the scorer's own ids, in its order
+        self.heads = AuxHeads(cfg.shape.text_hidden)
+        self.probes = Probes(cfg.shape.text_hidden)
+        self.captured: dict[str, torch.Tensor] = {}
+        visual = self.model.model.visual
+        self._hook = visual.register_forward_hook(lambda m, i, o: self.captured.__setitem__("merged", o.pooler_output))
+        self.params = list(self.model.parameters()) + list(self.heads.parameters()) + list(self.probes.parameters())
+        self.optimiser = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+        self.val = validation_batches(cfg, self.batcher)
+        self.log: list[dict] = []
+        self.window: list[float] = []
+        self.start = time.time()
+
+    def run(self, out: Path) -> Path:
+        cfg = self.cfg
+        n_params = sum(p.numel() for p in self.model.parameters())
+        logger.info("model: %.2fM parameters; training %d steps, batch %d", n_params / 1e6, cfg.steps, cfg.batch_size)
+        self.model.train()
+        for step in range(cfg.steps):
+            self._after_step(step, *self._step(step))
+        self._hook.remove()
+        save(self.model, self.processor, out, cfg, self.log, time.time() - self.start)
+        return out
+
+    def _step(self, step: int) -> tuple[float, float]:
+        """One optimiser step; returns (ranking loss, auxiliary loss)."""
+        cfg = self.cfg
+        rng = random.Random(scenes.TRAIN_SEED_BASE + cfg.seed * 1_000_000 + step)
+        inputs, labels, classes = self.batcher(make_examples(rng, cfg))
+        for group in self.optimiser.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        aux_on = step < cfg.aux_until * cfg.steps
+        use_probe = cfg.probe_weight > 0 and aux_on
+        output = self.model(**inputs, logits_to_keep=1, output_hidden_states=use_probe)
+        loss = nn.functional.cross_entropy(output.logits[:, -1, self.no_yes], labels)
+        total, aux_value = loss, 0.0
+        if use_probe:
+            probe = self.probes(output.hidden_states[cfg.probe_layer][:, -1, :], classes)
+            total, aux_value = total + cfg.probe_weight * probe, aux_value + probe.item()
+        if cfg.aux_weight > 0 and aux_on:
+            aux = self._vision_aux_loss(len(labels), classes)
+            total, aux_value = total + cfg.aux_weight * aux, aux_value + aux.item()
+        self.optimiser.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimiser.step()
+        return loss.item(), aux_value
+
+    def _vision_aux_loss(self, batch: int, classes: torch.Tensor) -> torch.Tensor:
+        merged = self.captured["merged"].reshape(batch, -1, self.cfg.shape.text_hidden)
+        colour_logits, shape_logits = self.heads(merged)
+        colour = nn.functional.cross_entropy(colour_logits, classes[:, 0])
+        return colour + self.cfg.aux_shape_weight * nn.functional.cross_entropy(shape_logits, classes[:, 1])
+
+    def _after_step(self, step: int, loss: float, aux_value: float) -> None:
+        """Log, evaluate and snapshot as the config asks."""
+        cfg = self.cfg
+        self.window.append(loss)
+        entry = {"step": step + 1, "loss": round(loss, 5), "aux_loss": round(aux_value, 5),
+                 "lr": lr_at(step, cfg), "elapsed_s": round(time.time() - self.start, 2)}
+        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+            entry["val_accuracy"] = _val_accuracy(self.model, self.val, self.no_yes)
+            self.model.train()
+        self.log.append(entry)
+        if cfg.snapshot_every and cfg.snapshot_dir and (step + 1) % cfg.snapshot_every == 0:
+            snapshot = Path(cfg.snapshot_dir) / f"step_{step + 1}"
+            save(copy.deepcopy(self.model), self.processor, snapshot, cfg, self.log, time.time() - self.start)
+            self.model.train()
+        if (step + 1) % cfg.log_every == 0 or "val_accuracy" in entry:
+            self._log_line(entry)
+
+    def _log_line(self, entry: dict) -> None:
+        val = f" val_acc {entry['val_accuracy']:.3f}" if "val_accuracy" in entry else ""
+        logger.info(
+            "step %d/%d loss %.4f (mean of last %d: %.4f) aux %.3f lr %.2e %.0fs%s",
+            entry["step"], self.cfg.steps, entry["loss"], len(self.window), sum(self.window) / len(self.window),
+            entry["aux_loss"], entry["lr"], time.time() - self.start, val,
+        )
+        self.window = []
+
+
 def train(out_dir: str | Path, cfg: TrainConfig | None = None) -> Path:
     """Train from ``cfg.seed`` and save model + processor (+ training_log.json) to ``out_dir``."""
-    cfg = cfg or TrainConfig()
-    out = Path(out_dir)
-    model, processor = build_model(cfg)
-    batcher = Batcher(processor)
-    no_yes = yes_no_ids(processor)
-    heads = AuxHeads(cfg.spec.text_hidden)
-    probes = Probes(cfg.spec.text_hidden)
-    captured: dict[str, torch.Tensor] = {}
-    hook = model.model.visual.register_forward_hook(lambda m, i, o: captured.__setitem__("merged", o.pooler_output))
-    params = list(model.parameters()) + list(heads.parameters()) + list(probes.parameters())
-    optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-    n_params = sum(p.numel() for p in model.parameters())
-    logger.info("model: %.2fM parameters; training %d steps, batch %d", n_params / 1e6, cfg.steps, cfg.batch_size)
-    val = validation_batches(cfg, batcher)
-    log: list[dict] = []
-    start = time.time()
-    window: list[float] = []
-    model.train()
-    for step in range(cfg.steps):
-        rng = random.Random(scenes.TRAIN_SEED_BASE + cfg.seed * 1_000_000 + step)
-        inputs, labels, classes = batcher(make_examples(rng, cfg))
-        for group in optimiser.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        use_probe = cfg.probe_weight > 0 and step < cfg.aux_until * cfg.steps
-        output = model(**inputs, logits_to_keep=1, output_hidden_states=use_probe)
-        logits = output.logits[:, -1, no_yes]
-        loss = nn.functional.cross_entropy(logits, labels)
-        total = loss
-        aux_value = 0.0
-        if use_probe:
-            probe = probes(output.hidden_states[cfg.probe_layer][:, -1, :], classes)
-            total = total + cfg.probe_weight * probe
-            aux_value += probe.item()
-        if cfg.aux_weight > 0 and step < cfg.aux_until * cfg.steps:
-            merged = captured["merged"].reshape(len(labels), -1, cfg.spec.text_hidden)
-            colour_logits, shape_logits = heads(merged)
-            aux = nn.functional.cross_entropy(colour_logits, classes[:, 0]) + cfg.aux_shape_weight * nn.functional.cross_entropy(
-                shape_logits, classes[:, 1])
-            total = total + cfg.aux_weight * aux
-            aux_value += aux.item()
-        optimiser.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimiser.step()
-        window.append(loss.item())
-        entry = {"step": step + 1, "loss": round(loss.item(), 5), "aux_loss": round(aux_value, 5),
-                 "lr": lr_at(step, cfg), "elapsed_s": round(time.time() - start, 2)}
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            entry["val_accuracy"] = _val_accuracy(model, val, no_yes)
-            model.train()
-        log.append(entry)
-        if cfg.snapshot_every and cfg.snapshot_dir and (step + 1) % cfg.snapshot_every == 0:
-            save(copy.deepcopy(model), processor, Path(cfg.snapshot_dir) / f"step_{step + 1}", cfg, log, time.time() - start)
-            model.train()
-        if (step + 1) % cfg.log_every == 0 or "val_accuracy" in entry:
-            logger.info(
-                "step %d/%d loss %.4f (mean of last %d: %.4f) aux %.3f lr %.2e %.0fs%s",
-                step + 1, cfg.steps, loss.item(), len(window), sum(window) / len(window), aux_value,
-                lr_at(step, cfg), time.time() - start,
-                f" val_acc {entry['val_accuracy']:.3f}" if "val_accuracy" in entry else "",
-            )
-            window = []
-    hook.remove()
-    save(model, processor, out, cfg, log, time.time() - start)
-    return out
+    return _Trainer(cfg or TrainConfig()).run(Path(out_dir))
 
 
 @torch.no_grad()
-def _val_accuracy(model, val, no_yes) -> float:
+def _val_accuracy(model: Any, val: list, no_yes: list[int]) -> float:
     model.eval()
     correct = total = 0
     for inputs, labels, _ in val:
@@ -270,13 +289,12 @@ def _val_accuracy(model, val, no_yes) -> float:
     return correct / total
 
 
-def save(model, processor, out: Path, cfg: TrainConfig, log: list[dict], seconds: float) -> None:
+def save(model: Any, processor: Any, out: Path, cfg: TrainConfig, log: list[dict], seconds: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     model.to(torch.bfloat16).save_pretrained(out)
     processor.save_pretrained(out)
-    settings = asdict(cfg)
-    record = {"train_config": settings, "steps_done": len(log), "wall_seconds": round(seconds, 1), "torch_threads": torch.get_num_threads(),
-              "log": log}
+    record = {"train_config": asdict(cfg), "steps_done": len(log), "wall_seconds": round(seconds, 1),
+              "torch_threads": torch.get_num_threads(), "log": log}
     (out / "training_log.json").write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     logger.info("saved %s (%.0f s of training)", out, seconds)

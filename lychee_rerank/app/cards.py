@@ -1,0 +1,85 @@
+"""Result cards as HTML strings: score bands, escaping, the raw output with its score highlighted.
+
+Every user-controlled text (file names, model output, warnings) goes through :func:`esc`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Any
+
+from ..results import RankResult
+from ..scoring.score_parser import parse_score
+from ..settings import PARSE_FALLBACK, PARSE_PRIMARY
+
+BAND_COLOURS = {"low": "#808080", "mid": "#1E88E5", "high": "#2E7D32"}
+
+CARD_CSS = """
+<style>
+.lr-card { margin-bottom: 0.25rem; }
+.lr-thumb { display: flex; align-items: center; justify-content: center; height: 220px;
+            overflow: hidden; border-radius: 6px; background: #f4f4f4; }
+.lr-thumb img { max-width: 100%; max-height: 100%; object-fit: contain; box-sizing: border-box;
+                transition: transform 0.25s ease; }
+.lr-card:hover .lr-thumb img { transform: scale(1.06); }
+.lr-top .lr-thumb { height: 250px; }
+.lr-top .lr-thumb img { border: 3px solid #4CAF50; border-radius: 4px; }
+.lr-rank { font-weight: 700; margin-top: 0.35rem; }
+.lr-name { font-size: 0.85rem; color: #555; overflow-wrap: anywhere; }
+.lr-warn { display: inline-block; margin-top: 0.2rem; padding: 0.05rem 0.4rem; font-size: 0.8rem;
+           color: #8a5300; background: #fff4e0; border: 1px solid #f0c36d; border-radius: 4px; }
+</style>
+"""
+
+
+def score_band(score: float) -> str:
+    """'low' below 6, 'mid' from 6 to below 8, 'high' from 8."""
+    if score >= 8:
+        return "high"
+    if score >= 6:
+        return "mid"
+    return "low"
+
+
+def band_colour(score: float) -> str:
+    return BAND_COLOURS[score_band(score)]
+
+
+def format_score(score: float) -> str:
+    return f"{score:.1f}"
+
+
+def esc(text: Any) -> str:
+    """HTML-escape anything for use in element text or a quoted attribute; newlines become spaces."""
+    return html.escape(str(text), quote=True).replace("\n", " ").replace("\r", " ")
+
+
+def highlight_score_html(raw_output: str, parse_method: str) -> str:
+    """The raw model output escaped; in generate mode the text the score was read from is in <mark>."""
+    if not raw_output:
+        return ""
+    if parse_method not in (PARSE_PRIMARY, PARSE_FALLBACK):
+        return html.escape(raw_output)
+    matched = parse_score(raw_output).matched
+    at = raw_output.find(matched) if matched else -1
+    if at < 0:
+        return html.escape(raw_output)
+    end = at + len(matched)
+    return f"{html.escape(raw_output[:at])}<mark>{html.escape(matched)}</mark>{html.escape(raw_output[end:])}"
+
+
+def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: str | None, warning: str | None) -> str:
+    """One grid card: thumbnail, bold 'Rank X | Score: Y' in its band colour, file name, warning badge."""
+    classes = "lr-card lr-top" if result.rank == 1 else "lr-card"
+    src = "data:image/jpeg;base64," + base64.b64encode(thumbnail).decode("ascii")
+    parts = [
+        f'<div class="{classes}" data-rank="{result.rank}">',
+        f'<div class="lr-thumb"><img src="{src}" alt="{esc(result.name)}"></div>',
+        f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>',
+        f'<div class="lr-name" title="{esc(result.name)}">{esc(result.name)}</div>',
+    ]
+    if badge:
+        parts.append(f'<div class="lr-warn" title="{esc(warning or "")}">{esc(badge)}: {esc(warning or "")}</div>')
+    parts.append("</div>")
+    return "".join(parts)

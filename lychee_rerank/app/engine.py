@@ -1,0 +1,101 @@
+"""What every browser tab of one server process shares: the loaded model, the run lock and the score cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from ..intake import ImageInput, bytes_digest, image_digest
+from ..reranker import Reranker
+from ..results import RankResult
+from ..scoring.query import normalize_query
+from ..settings import DEFAULT_PIXEL_PRESET, PIXEL_PRESETS
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The settings that change scores: part of the score cache key."""
+
+    model: str
+    dtype: str = "auto"
+    mode: str = "auto"
+    max_pixels: int = PIXEL_PRESETS[DEFAULT_PIXEL_PRESET]
+    batch_size: int = 1
+
+
+class ModelHandle:
+    """One loaded model and the Reranker variants (mode, pixels, batch size) that share its weights."""
+
+    def __init__(self, base: Reranker, dtype: str):
+        self.base = base
+        self.dtype = dtype
+        self._variants: dict[tuple, Reranker] = {("auto", base.max_pixels, base.batch_size): base}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model: str, dtype: str = "auto") -> ModelHandle:
+        return cls(Reranker.from_pretrained(model, dtype=dtype), dtype)
+
+    def variant(self, mode: str, max_pixels: int, batch_size: int) -> Reranker:
+        """A Reranker over the same loaded weights with these settings (no reload)."""
+        key = (mode, max_pixels, batch_size)
+        with self._lock:
+            if key not in self._variants:
+                self._variants[key] = Reranker(
+                    self.base.loaded_model, mode=mode, max_pixels=max_pixels, batch_size=batch_size
+                )
+            return self._variants[key]
+
+
+def input_digest(item: ImageInput) -> str:
+    """What identifies an input's content for the score cache (never equal for unreadable inputs)."""
+    if item.problem:  # a placeholder for an unreadable entry: its name and reason are its content
+        return "problem:" + bytes_digest(f"{item.name}\0{item.problem}".encode())
+    try:
+        if item.image is not None:
+            return "pil:" + image_digest(item.image)
+        return bytes_digest(item.read_bytes())
+    except Exception:  # noqa: BLE001 - an input that cannot be read now must never be a cache hit
+        return f"unreadable:{item.name}:{time.time_ns()}"
+
+
+class ScoreCache:
+    """Finished rankings keyed by settings, query, instruction and image digests (LRU)."""
+
+    def __init__(self, max_runs: int = 32):
+        self.max_runs = max_runs
+        self._data: OrderedDict[str, list[RankResult]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(settings: RunSettings, query: str, instruction: str | None, digests: Sequence[str]) -> str:
+        payload = {"settings": asdict(settings), "query": normalize_query(query), "instruction": instruction,
+                   "images": list(digests)}
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> list[RankResult] | None:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            return None
+
+    def put(self, key: str, results: list[RankResult]) -> None:
+        with self._lock:
+            self._data[key] = list(results)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_runs:
+                self._data.popitem(last=False)
+
+
+class Engine:
+    """Shared by every browser tab of the process (held by st.cache_resource)."""
+
+    def __init__(self) -> None:
+        self.run_lock = threading.Lock()  # one run on the model/GPU at a time
+        self.cache = ScoreCache()

@@ -1,0 +1,177 @@
+"""One press of Run: a job that ranks in a background thread while the page polls it.
+
+States and transitions (each a method below)::
+
+    PREPARING ──(same query/images/settings scored before)──────────────► DONE (cached)
+        │ _prepare: read the inputs
+        ▼
+    QUEUED  ◄── _wait_turn: another tab holds the run lock; Stop here ──► STOPPED
+        │
+        ▼
+    RUNNING ── _score: Reranker.rank with progress ──► DONE | STOPPED (Stop pressed)
+    any error ─────────────────────────────────────────► ERROR (a message, never a traceback)
+
+``on_progress`` writes the count, the latest result and a thumbnail into the
+job; the page polls it from an ``st.fragment(run_every=...)``; Stop sets an
+event that ``should_stop`` reads between images. One process-wide lock
+(``Engine.run_lock``) lets one run use the GPU at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from ..errors import LycheeRerankError
+from ..export import top_k_zip
+from ..intake import ImageInput
+from ..results import RankResult
+from ..settings import PARSE_SKIPPED
+from .engine import Engine, ModelHandle, RunSettings, input_digest
+from .page import inputs_from_sources, make_thumbnail
+
+PREPARING, QUEUED, RUNNING, DONE, STOPPED, ERROR = "preparing", "queued", "running", "done", "stopped", "error"
+QUEUE_POLL_S = 0.2
+
+
+@dataclass
+class Job:
+    """One Run press: inputs, live progress, and the final ranking. Lives in session state."""
+
+    handle: ModelHandle
+    engine: Engine
+    settings: RunSettings
+    query: str
+    instruction: str | None
+    uploads: list[tuple[str, bytes]]
+    folder: str | None = None
+    state: str = PREPARING
+    done: int = 0
+    total: int = 0
+    latest: RankResult | None = None
+    results: list[RankResult] | None = None  # best first, when finished
+    inputs: list[ImageInput] = field(default_factory=list)
+    query_warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    cached: bool = False
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    _key: str = field(default="", repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thumbs: dict[int, bytes] = field(default_factory=dict, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    # -- control, from the page
+    def start(self) -> Job:
+        self._thread = threading.Thread(target=self._run, name="lychee-rerank-job", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    @property
+    def active(self) -> bool:
+        return not self._finished.is_set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set() and self.active
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def scored(self) -> list[RankResult]:
+        return [r for r in self.results or [] if r.parse_method != PARSE_SKIPPED]
+
+    # -- the worker thread: one method per transition
+    def _run(self) -> None:
+        try:
+            self._prepare()
+            if self._from_cache() or not self._wait_turn():
+                return
+            try:
+                if not self._from_cache():  # another tab may have just scored the same
+                    self._score()
+            finally:
+                self.engine.run_lock.release()
+        except LycheeRerankError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown in the page, never a traceback
+            self._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.finished = time.monotonic()
+            self._finished.set()
+
+    def _prepare(self) -> None:
+        """PREPARING: read the inputs and compute the cache key."""
+        self.inputs = inputs_from_sources(self.uploads, self.folder)
+        self.uploads = []  # the inputs hold the bytes now; do not keep two copies
+        self.total = len(self.inputs)
+        digests = [input_digest(item) for item in self.inputs]
+        self._key = self.engine.cache.key(self.settings, self.query, self.instruction, digests)
+
+    def _from_cache(self) -> bool:
+        """-> DONE at once when this exact run was scored before."""
+        hit = self.engine.cache.get(self._key)
+        if hit is None:
+            return False
+        self.results = [replace(r, name=self.inputs[r.index].name, path=self.inputs[r.index].path) for r in hit]
+        self.done, self.cached, self.state = self.total, True, DONE
+        return True
+
+    def _wait_turn(self) -> bool:
+        """-> QUEUED while another tab runs; False (-> STOPPED) when Stop is pressed while waiting."""
+        if self.engine.run_lock.acquire(blocking=False):
+            return True
+        self.state = QUEUED
+        while not self.engine.run_lock.acquire(timeout=QUEUE_POLL_S):
+            if self._stop.is_set():
+                self.results, self.state = [], STOPPED
+                return False
+        return True
+
+    def _score(self) -> None:
+        """RUNNING -> DONE, or STOPPED when Stop was pressed (stopped runs are not cached)."""
+        reranker = self.handle.variant(self.settings.mode, self.settings.max_pixels, self.settings.batch_size)
+        self.state = RUNNING
+        ranking = reranker.rank(
+            self.query, self.inputs, instruction=self.instruction,
+            on_progress=self._on_progress, should_stop=self._stop.is_set, on_wait=self._on_wait,
+        )
+        self.query_warnings = list(ranking.warnings)
+        self.results = list(ranking)
+        if ranking.stopped:
+            self.state = STOPPED
+        else:
+            self.engine.cache.put(self._key, self.results)
+            self.state = DONE
+
+    def _on_progress(self, done: int, total: int, result: RankResult) -> None:
+        self.thumbnail(result.index)  # made while the run goes on, so the grid appears at once
+        self.latest, self.done, self.total = result, done, total
+        if not self._stop.is_set():
+            self.state = RUNNING
+
+    def _on_wait(self) -> None:
+        self.state = QUEUED
+
+    def _fail(self, message: str) -> None:
+        self.error, self.state = message, ERROR
+
+    # -- what the page shows and downloads
+    def thumbnail(self, index: int) -> bytes:
+        if index not in self._thumbs:
+            self._thumbs[index] = make_thumbnail(self.inputs[index])
+        return self._thumbs[index]
+
+    def top_k_zip(self, shown: Sequence[RankResult]) -> bytes:
+        return top_k_zip(list(shown), self.inputs, len(shown))

@@ -1,0 +1,69 @@
+"""Page helpers: the app's choices, where a run's images come from, which cards show, thumbnails."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import NoImagesError
+from ..intake import ImageInput, collect_paths, inputs_from_uploads, prepare_image
+from ..results import RankResult
+from ..scoring.query import normalize_query
+from ..settings import PARSE_SKIPPED
+
+INSTRUCTION_PRESET_NAMES = ("default", "product", "design", "generated")
+TOP_K_CHOICES = ("all", 3, 5, 10, 20, 50, 100)
+CARDS_PER_PAGE = 60
+THUMBNAIL_SIDE = 384
+
+
+def is_localhost(address: str | None) -> bool:
+    """True when the server listens on a loopback address only (unset means all interfaces)."""
+    if not address:
+        return False
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def query_is_empty(text: str | None) -> bool:
+    return not normalize_query(text or "")
+
+
+def visible_results(results: Sequence[RankResult], threshold: float, top_k: int | str) -> list[RankResult]:
+    """The cards to show: scored or failed images (not skipped) at or above the threshold, then the top K."""
+    shown = [r for r in results if r.parse_method != PARSE_SKIPPED and r.score >= threshold - 1e-9]
+    if top_k != "all":
+        shown = shown[: int(top_k)]
+    return shown
+
+
+def inputs_from_sources(uploads: Sequence[tuple[str, bytes]], folder: str | None) -> list[ImageInput]:
+    """Uploaded files (zips expanded) and a local folder, in that order."""
+    inputs: list[ImageInput] = []
+    if uploads:
+        inputs.extend(inputs_from_uploads(list(uploads)))
+    if folder:
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise NoImagesError(f"no such folder: {folder}")
+        inputs.extend(collect_paths([path]))
+    if not inputs:
+        raise NoImagesError("no images given: upload images or give a local folder")
+    return inputs
+
+
+def make_thumbnail(item: ImageInput | None, side: int = THUMBNAIL_SIDE) -> bytes:
+    """A small JPEG of an input, read by the same safe loader as scoring (a grey placeholder if unreadable)."""
+    item = item or ImageInput(name="missing", data=b"")
+    # Decode at twice the thumbnail's area at most: JPEG drafts keep this fast for big photos.
+    image = prepare_image(item, max_pixels=4 * side * side).image.copy()
+    image.thumbnail((side, side))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=82)
+    return out.getvalue()

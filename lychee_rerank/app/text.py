@@ -1,0 +1,158 @@
+"""Every string the app shows, in Chinese (default) and English.
+
+``t(lang, key, **values)`` looks a string up and fills ``{placeholders}``.
+Keys missing in one language fall back to English, then to the key itself,
+so a forgotten translation shows up as readable text rather than a crash.
+"""
+
+from __future__ import annotations
+
+import re
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT_LANGUAGE = "zh"
+
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"zh": "Lychee 图像重排序", "en": "Lychee image reranker"},
+    "subtitle": {
+        "zh": "用一句话给一堆图片排序：全部在本机运行，图片不会离开这台电脑。",
+        "en": "Rank a pile of images against one sentence, locally: your images never leave this machine.",
+    },
+    # query
+    "query_label": {"zh": "查询（中文、英文或混合）", "en": "Query (Chinese, English or mixed)"},
+    "query_placeholder": {"zh": "例如：红色连衣裙 on a beach", "en": "e.g. a red dress on a beach"},
+    "preset_label": {"zh": "指令预设（可选）", "en": "Instruction preset (optional)"},
+    "preset_default": {"zh": "通用检索", "en": "General search"},
+    "preset_product": {"zh": "电商主图", "en": "E-commerce main image"},
+    "preset_design": {"zh": "设计参考", "en": "Design references"},
+    "preset_generated": {"zh": "AI 生成图筛选", "en": "Filter AI-generated images"},
+    # images
+    "uploads_label": {
+        "zh": "上传图片或 zip 压缩包（可多选）",
+        "en": "Upload images or zip files (several at once)",
+    },
+    "folder_label": {"zh": "或本地文件夹路径（不上传，直接读取）", "en": "Or a local folder path (read in place, not uploaded)"},
+    "folder_placeholder": {"zh": "/home/me/Pictures/shoot", "en": "/home/me/Pictures/shoot"},
+    "folder_hidden": {
+        "zh": "本地文件夹读取已关闭：服务器正在监听 {address}，而不是 localhost。为保护本机文件，只有在本机访问时才允许读取文件夹；请改用上传。",
+        "en": "Local folders are off: the server listens on {address}, not localhost. To protect this machine's files, "
+        "folders can only be read when the app is local; upload the images instead.",
+    },
+    "n_uploaded": {"zh": "已选择 {n} 个文件", "en": "{n} file(s) selected"},
+    # run
+    "run": {"zh": "开始重排序", "en": "Start reranking"},
+    "stop": {"zh": "停止", "en": "Stop"},
+    "reason_no_query": {"zh": "请先输入查询文本。", "en": "Type a query first."},
+    "reason_no_images": {"zh": "请上传图片或填写本地文件夹。", "en": "Upload images or give a local folder."},
+    "reason_running": {"zh": "正在重排序，请等待完成或点击停止。", "en": "A run is in progress: wait for it or press Stop."},
+    "reason_no_model": {"zh": "模型尚未加载成功，请先修正侧边栏中的模型设置。", "en": "The model is not loaded: fix the model setting in the sidebar first."},
+    # progress
+    "progress": {"zh": "已处理 {done}/{total} 张", "en": "{done} of {total} processed"},
+    "status_latest": {"zh": "第{n}张：{name} → {score}", "en": "#{n}: {name} → {score}"},
+    "status_warning": {"zh": "第{n}张：{warning}", "en": "#{n}: {warning}"},
+    "state_preparing": {"zh": "正在读取图片…", "en": "Reading the images…"},
+    "state_queued": {
+        "zh": "排队中：另一个标签页正在使用模型，轮到本次时会自动开始。",
+        "en": "Queued: another tab is using the model; this run starts automatically when it is done.",
+    },
+    "state_stopping": {"zh": "正在停止…（当前图片打完分后停止）", "en": "Stopping… (after the current image)"},
+    "done": {"zh": "完成：{n} 张图片已排序，用时 {seconds:.1f} 秒。", "en": "Done: {n} images ranked in {seconds:.1f} s."},
+    "done_cached": {"zh": "完成：{n} 张图片（使用缓存的分数，未重新打分）。", "en": "Done: {n} images (cached scores reused, nothing rescored)."},
+    "stopped": {
+        "zh": "已停止：{scored} 张已打分并显示如下，{skipped} 张未处理。",
+        "en": "Stopped: {scored} images scored and shown below, {skipped} not processed.",
+    },
+    "run_failed": {"zh": "重排序失败：{error}", "en": "The run failed: {error}"},
+    "query_note": {"zh": "查询提示：{warning}", "en": "Query note: {warning}"},
+    # results
+    "results_header": {"zh": "结果", "en": "Results"},
+    "threshold_label": {"zh": "分数阈值（只显示不低于此分数的图片）", "en": "Score threshold (show images scoring at least this)"},
+    "top_k_label": {"zh": "显示前 K 张", "en": "Show the top K"},
+    "top_k_all": {"zh": "全部", "en": "All"},
+    "showing": {"zh": "显示 {shown} / {total} 张", "en": "Showing {shown} of {total}"},
+    "show_more": {"zh": "显示更多", "en": "Show more"},
+    "nothing_passes": {"zh": "没有图片达到当前阈值。", "en": "No image reaches the current threshold."},
+    "rank_line": {"zh": "Rank {rank} | Score: {score}", "en": "Rank {rank} | Score: {score}"},
+    "warning_badge": {"zh": "⚠ 预处理警告", "en": "⚠ Preprocessing warning"},
+    "model_output": {"zh": "模型输出", "en": "Model output"},
+    "empty_output": {"zh": "（无输出）", "en": "(no output)"},
+    "parse_yesno": {"zh": "是/否判断：分数 = 10 × P(yes)", "en": "Yes/no judgement: score = 10 × P(yes)"},
+    "parse_primary": {"zh": "解析方式：主规则匹配（明确的分数格式）", "en": "Parsed by a primary pattern (an explicit score form)"},
+    "parse_fallback": {"zh": "解析方式：后备规则（文本中 0-10 之间的第一个数字）", "en": "Parsed by the fallback (the first number between 0 and 10)"},
+    "parse_none": {"zh": "未匹配到有效数字，返回默认值 0.0", "en": "No valid number found; default score 0.0"},
+    "parse_failed": {"zh": "未打分：图片无法读取或模型出错", "en": "Not scored: the image could not be read or the model failed"},
+    "parse_skipped": {"zh": "未打分：运行已停止", "en": "Not scored: the run was stopped"},
+    "probabilities": {"zh": "P(yes) = {p_yes:.4f} ｜ P(no) = {p_no:.4f}", "en": "P(yes) = {p_yes:.4f} | P(no) = {p_no:.4f}"},
+    "download_csv": {"zh": "下载 CSV", "en": "Download CSV"},
+    "download_json": {"zh": "下载 JSON", "en": "Download JSON"},
+    "download_zip": {"zh": "下载前 {k} 张原图（zip）", "en": "Download the top {k} originals (zip)"},
+    "skipped_note": {"zh": "{n} 张因停止而未打分，未在网格中显示（仍包含在 CSV/JSON 中）。", "en": "{n} images were not scored because the run was stopped; they are left out of the grid (but kept in the CSV/JSON)."},
+    # settings
+    "settings": {"zh": "设置", "en": "Settings"},
+    "language": {"zh": "界面语言", "en": "UI language"},
+    "model_label": {"zh": "模型（Hub ID 或本地文件夹）", "en": "Model (hub id or local folder)"},
+    "model_help": {
+        "zh": "填写 demo 使用内置的演示模型；或 vec-ai/lychee-rerank-mm；或本地模型文件夹路径。",
+        "en": "Type demo for the bundled demo model, a hub id such as vec-ai/lychee-rerank-mm, or a local model folder.",
+    },
+    "mode_label": {"zh": "打分模式", "en": "Scoring mode"},
+    "mode_auto": {"zh": "自动", "en": "Auto"},
+    "mode_yesno": {"zh": "是/否（重排序模型）", "en": "Yes/no (reranker models)"},
+    "mode_generate": {"zh": "生成分数（普通指令模型）", "en": "Generate a score (instruct models)"},
+    "dtype_label": {"zh": "数据类型", "en": "Data type"},
+    "dtype_auto": {"zh": "自动", "en": "Auto"},
+    "pixels_label": {"zh": "图片最大像素", "en": "Max image pixels"},
+    "pixels_fast": {"zh": "快速", "en": "Fast"},
+    "pixels_balanced": {"zh": "均衡", "en": "Balanced"},
+    "pixels_detailed": {"zh": "精细", "en": "Detailed"},
+    "batch_label": {"zh": "批大小", "en": "Batch size"},
+    "loading": {"zh": "正在加载模型 {model}…（只需一次）", "en": "Loading model {model}… (once)"},
+    "in_use": {"zh": "正在使用", "en": "In use"},
+    "info_device": {"zh": "设备", "en": "Device"},
+    "info_dtype": {"zh": "数据类型", "en": "Data type"},
+    "info_mode": {"zh": "模式", "en": "Mode"},
+    "info_vram": {"zh": "显存占用", "en": "VRAM used"},
+    "model_error_title": {"zh": "无法加载模型", "en": "The model could not be loaded"},
+    "model_error_fix": {
+        "zh": "请检查侧边栏中的模型名称或路径；若本机离线，请把模型下载到本地文件夹并填写该路径。也可以填写 **demo** 使用内置的演示模型。",
+        "en": "Check the model name or path in the sidebar; if this machine is offline, download the model to a local "
+        "folder and give its path. Or type **demo** to use the bundled demo model.",
+    },
+    "demo_missing": {
+        "zh": "内置演示模型尚未安装（lychee_rerank/demo/model 不存在）。请填写一个本地模型文件夹或 Hub ID。",
+        "en": "The bundled demo model is not installed (lychee_rerank/demo/model is missing). Give a local model folder or a hub id.",
+    },
+}
+
+# Library warnings are English; the common ones get a translation, the rest are shown as they are.
+_WARNING_PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
+    (re.compile(r"duplicate of (?P<name>.+) \(same bytes\): scored once"), {"zh": "与 {name} 内容相同：只打分一次", "en": "duplicate of {name} (same bytes): scored once"}),
+    (re.compile(r"not scored: the run was stopped before this image"), {"zh": "未打分：运行在此图片之前被停止", "en": "not scored: the run was stopped before this image"}),
+    (re.compile(r"^truncated image data", re.I), {"zh": "图片数据不完整（文件提前结束，可能下载或复制不完整）", "en": "truncated image data: the file ends early"}),
+    (re.compile(r"^file is empty"), {"zh": "文件为空（0 字节）", "en": "file is empty (0 bytes)"}),
+    (re.compile(r"out of GPU memory at full size; scored at (?P<size>\S+)"), {"zh": "显存不足：已按 {size} 的较小尺寸打分", "en": "out of GPU memory at full size; scored at {size}"}),
+]
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """The string ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``."""
+    entry = TEXT.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry.get("en") or key
+    return text.format(**values) if values else text
+
+
+def translate_warning(lang: str, warning: str | None) -> str:
+    """A library warning in the UI language: each '; '-separated part on its own."""
+    if not warning:
+        return ""
+    parts = []
+    for part in warning.split("; "):
+        for pattern, texts in _WARNING_PATTERNS:
+            match = pattern.search(part)
+            if match:
+                part = texts.get(lang, texts["en"]).format(**match.groupdict())
+                break
+        parts.append(part)
+    return "；".join(parts) if lang == "zh" else "; ".join(parts)

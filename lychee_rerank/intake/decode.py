@@ -1,0 +1,222 @@
+"""The one safe image decoder: every input becomes an RGB image the processor accepts, or a placeholder.
+
+Steps of :func:`prepare_image` (each records what it did):
+
+1. read the bytes (disk, zip member, upload); read errors become placeholders;
+2. sniff plugin formats (HEIC/HEIF registers ``pillow-heif`` lazily, AVIF needs
+   Pillow's own AVIF support) and open the header with an allow-list of
+   formats (:mod:`.sniff`);
+3. refuse decompression bombs from the header size, before any pixel is decoded;
+4. decode, JPEGs with ``Image.draft`` so a 48 MP photo is decoded at 1/2..1/8 size;
+   a multi-frame file gives its first frame;
+5. EXIF orientation, 8-bit, integer shrink, alpha on white, sRGB (:mod:`.colour`);
+6. fit to a size the Qwen2.5-VL processor keeps unchanged (:mod:`.fit`).
+
+A PIL image passed in by the caller skips steps 1-4 and is never modified in place.
+A bad input never raises: it becomes a grey placeholder (``failed=True``) whose
+``warnings`` say what was wrong. ``digest`` identifies identical inputs (the
+encoded bytes, or a given image's pixels).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from ..results import join_warnings
+from ..settings import MAX_DECODE_PIXELS, MIN_PIXELS
+from .colour import normalise_colour
+from .fit import fit_to_processor, fit_with_report
+from .inputs import ImageInput, bytes_digest, image_digest
+from .sniff import describe_decode_error, describe_read_error, open_formats, pillow_warnings, plugin_problem
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDER_SIZE = (224, 224)
+PLACEHOLDER_GREY = (128, 128, 128)
+ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG", "AVIF"})
+
+
+@dataclass
+class PreparedImage:
+    """A decoded image ready for the processor, with what happened on the way.
+
+    ``warnings`` are human-readable problems (shown to the user); ``notes`` are
+    neutral facts (resized, colour profile applied). ``original_size`` is the
+    size the file declares, ``decoded_size`` the size actually decoded (smaller
+    for JPEGs decoded with draft), ``scored_size`` the size given to the model.
+    """
+
+    source: ImageInput
+    image: Image.Image
+    warnings: list[str]
+    failed: bool = False
+    original_size: tuple[int, int] | None = None
+    digest: str | None = None
+    notes: list[str] = field(default_factory=list)
+    format: str | None = None
+    decoded_size: tuple[int, int] | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """All warnings joined with '; ', or None."""
+        return join_warnings(*self.warnings)
+
+    @property
+    def name(self) -> str:
+        """The name the user knows this image by (file name, relative path, zip member)."""
+        return self.source.name
+
+    @property
+    def path(self) -> str | None:
+        """The disk path (``archive.zip!member`` for zip members), None for uploads and bytes."""
+        return self.source.path
+
+    @property
+    def scored_size(self) -> tuple[int, int]:
+        """(width, height) of the image the model sees."""
+        return self.image.size
+
+
+def prepare_image(
+    source: ImageInput,
+    *,
+    max_pixels: int,
+    min_pixels: int = MIN_PIXELS,
+    max_decode_pixels: int = MAX_DECODE_PIXELS,
+) -> PreparedImage:
+    """Decode ``source`` safely; never raises for a bad image (gives a placeholder with a warning).
+
+    ``max_pixels``/``min_pixels`` bound the size given to the model;
+    ``max_decode_pixels`` refuses files whose header declares more pixels.
+    """
+    if source.problem is not None:
+        return _placeholder(source, source.problem, max_pixels=max_pixels)
+    if source.image is not None:
+        return _prepare_given(source, max_pixels=max_pixels, min_pixels=min_pixels, max_decode_pixels=max_decode_pixels)
+    try:
+        data = source.read_bytes()
+    except Exception as exc:  # noqa: BLE001 - any read failure becomes a placeholder
+        return _placeholder(source, describe_read_error(exc), max_pixels=max_pixels)
+    digest = bytes_digest(data)
+    if not data:
+        return _placeholder(source, "file is empty (0 bytes)", digest, max_pixels=max_pixels)
+    try:
+        return _decode(source, data, digest, max_pixels, min_pixels, max_decode_pixels)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure must not end the run
+        return _placeholder(source, describe_decode_error(exc, data), digest, max_pixels=max_pixels)
+
+
+def _placeholder(
+    source: ImageInput, reason: str, digest: str | None = None, *, max_pixels: int | None = None
+) -> PreparedImage:
+    logger.info("%s: %s", source.name, reason)
+    image = Image.new("RGB", PLACEHOLDER_SIZE, PLACEHOLDER_GREY)
+    if max_pixels is not None and PLACEHOLDER_SIZE[0] * PLACEHOLDER_SIZE[1] > max_pixels:
+        image = fit_to_processor(image, max_pixels)
+    return PreparedImage(source, image, [reason], failed=True, digest=digest)
+
+
+def _decode(
+    source: ImageInput, data: bytes, digest: str, max_pixels: int, min_pixels: int, max_decode_pixels: int
+) -> PreparedImage:
+    """Open, check and decode ``data``; exceptions are turned into placeholders by the caller."""
+    problem = plugin_problem(data)
+    if problem:
+        return _placeholder(source, problem, digest, max_pixels=max_pixels)
+    with pillow_warnings(max_decode_pixels):
+        image = Image.open(io.BytesIO(data), formats=open_formats())
+        original = image.size
+        problem = _bomb_problem(original, max_decode_pixels)
+        if problem:
+            refused = _placeholder(source, problem, digest, max_pixels=max_pixels)
+            refused.original_size, refused.format = original, image.format
+            return refused
+        frames = _frame_count(image)
+        _draft_jpeg(image, max_pixels)
+        image.load()
+    prepared = PreparedImage(source, image, [], original_size=original, digest=digest, format=image.format)
+    prepared.decoded_size = image.size
+    if image.size != original:
+        prepared.notes.append(f"JPEG decoded at reduced size {image.width}×{image.height} (draft)")
+    return _finish(prepared, image, frames, owned=True, max_pixels=max_pixels, min_pixels=min_pixels)
+
+
+def _prepare_given(source: ImageInput, *, max_pixels: int, min_pixels: int, max_decode_pixels: int) -> PreparedImage:
+    """Prepare a PIL image the caller passed in (never modified in place)."""
+    image = source.image
+    assert image is not None
+    problem = _bomb_problem(image.size, max_decode_pixels)
+    if problem:
+        return _placeholder(source, problem, max_pixels=max_pixels)
+    try:
+        with pillow_warnings(max_decode_pixels):
+            frames = _frame_count(image)
+            image.load()
+        prepared = PreparedImage(
+            source, image, [], original_size=image.size, digest=image_digest(image), format=image.format
+        )
+        prepared.decoded_size = image.size
+        return _finish(prepared, image, frames, owned=False, max_pixels=max_pixels, min_pixels=min_pixels)
+    except Exception as exc:  # noqa: BLE001 - a lazily loaded PIL image can still fail to decode
+        return _placeholder(source, describe_decode_error(exc, b""), max_pixels=max_pixels)
+
+
+def _finish(
+    prepared: PreparedImage, image: Image.Image, frames: int, *, owned: bool, max_pixels: int, min_pixels: int
+) -> PreparedImage:
+    """Orientation, colour and size normalisation of a decoded image."""
+    if image.width < 1 or image.height < 1:
+        return _placeholder(prepared.source, "image has zero width or height", prepared.digest, max_pixels=max_pixels)
+    if frames > 1:  # phones' multi-picture JPEGs (depth maps, previews) are normal: a note, not a warning
+        (prepared.notes if image.format == "MPO" else prepared.warnings).append(_frames_message(image.format, frames))
+    image = normalise_colour(
+        image, owned=owned, max_pixels=max_pixels, notes=prepared.notes, warnings=prepared.warnings
+    )
+    image, problems, notes = fit_with_report(image, max_pixels, min_pixels)
+    prepared.warnings.extend(problems)
+    prepared.notes.extend(notes)
+    prepared.image = image
+    return prepared
+
+
+def _bomb_problem(size: tuple[int, int], limit: int) -> str | None:
+    width, height = size
+    if width * height <= limit:
+        return None
+    return (
+        f"refused: image claims {width}×{height} pixels ({width * height / 1e6:.0f} MP), over the "
+        f"{limit / 1e6:.0f} MP safety limit (possible decompression bomb)"
+    )
+
+
+def _frame_count(image: Image.Image) -> int:
+    try:
+        return int(getattr(image, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - a broken later frame does not stop the first one
+        with contextlib.suppress(Exception):
+            image.seek(0)
+        return 1
+
+
+def _frames_message(fmt: str | None, frames: int) -> str:
+    if fmt in ANIMATED_FORMATS:
+        return f"animated image ({frames} frames): only the first frame was scored"
+    if fmt == "MPO":
+        return f"multi-picture JPEG ({frames} pictures): only the main picture was scored"
+    return f"file holds {frames} images/pages: only the first was scored"
+
+
+def _draft_jpeg(image: Image.Image, max_pixels: int) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the photo is larger than needed."""
+    if image.format not in ("JPEG", "MPO") or image.width * image.height <= max_pixels:
+        return
+    scale = math.sqrt(max_pixels / (image.width * image.height))
+    request = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
+    with contextlib.suppress(Exception):
+        image.draft(None, request)

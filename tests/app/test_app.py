@@ -1,0 +1,271 @@
+"""The Streamlit app driven by AppTest (no browser), with a tiny random model.
+
+AppTest cannot upload files, so the tests use the app's local-folder field (a real
+feature: ranking a folder on disk without uploading it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lychee_rerank.app import cards as cards_mod
+from lychee_rerank.app import engine as eng
+from lychee_rerank.app import jobs, page
+from lychee_rerank.results import RankResult
+
+from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, slow_down, wait_until
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, tiny_reranker_dir: Path) -> Path:
+    monkeypatch.setenv("LYCHEE_MODEL", str(tiny_reranker_dir))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tiny_reranker_dir
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return make_image_folder(tmp_path / "images")
+
+
+def open_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_to_end(at: AppTest, query: str, folder: Path) -> jobs.Job:
+    at.text_area(key="query").input(query)
+    at.text_input(key="folder").input(str(folder))
+    at.run()
+    assert not at.button(key="run").disabled
+    at.button(key="run").click().run()
+    job = at.session_state["lr_job"]
+    assert job.wait(TIMEOUT), "the run did not finish"
+    at.run()
+    assert not at.exception, at.exception
+    return job
+
+
+def cards(at: AppTest) -> list[tuple[int, float]]:
+    """(rank, score) of every grid card, in page order."""
+    found = []
+    for element in at.get("html"):
+        body = element.proto.body
+        if 'class="lr-card' in body:
+            rank, score = RANK_LINE.search(body).groups()
+            found.append((int(rank), float(score)))
+    return found
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+# --- the page ------------------------------------------------------------------------------
+
+
+def test_run_is_disabled_with_a_reason_until_query_and_images(app_env, folder):
+    at = open_app()
+    assert at.button(key="run").disabled
+    assert "请先输入查询文本。" in captions(at)
+
+    at.text_area(key="query").input("   ").run()  # whitespace only is still empty
+    assert at.button(key="run").disabled
+
+    at.text_area(key="query").input("a red circle").run()
+    assert at.button(key="run").disabled
+    assert "请上传图片或填写本地文件夹。" in captions(at)
+
+    at.text_input(key="folder").input(str(folder)).run()
+    assert not at.button(key="run").disabled
+
+
+def test_run_shows_progress_and_a_grid_in_score_order(app_env, folder):
+    at = open_app()
+    job = run_to_end(at, "a red circle", folder)
+
+    assert job.state == jobs.DONE and job.done == job.total == 4
+    progress = at.get("progress")[0]
+    assert progress.value == 100 and progress.proto.text == "已处理 4/4 张"
+    assert any("完成：4 张图片已排序" in s.value for s in at.success)
+
+    shown = cards(at)
+    assert [rank for rank, _ in shown] == [1, 2, 3, 4]
+    scores = [score for _, score in shown]
+    assert scores == sorted(scores, reverse=True)
+    assert scores == [round(r.score, 1) for r in job.results]
+    assert job.results[-1].name == "broken.jpg"  # unreadable: last, flagged
+    bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
+    assert "lr-top" in bodies[0] and all("lr-top" not in b for b in bodies[1:])
+    assert "⚠ 预处理警告" in bodies[-1] and all("预处理警告" not in b for b in bodies[:-1])
+    assert len(at.expander) == 4 and all(e.label == "模型输出" for e in at.expander)
+
+
+def test_threshold_top_k_and_language_never_rescore(app_env, folder):
+    at = open_app()
+    job = run_to_end(at, "a blue sky", folder)
+    with ForwardCounter(job.handle.base.model) as counter:
+        at.selectbox(key="top_k").set_value(3).run()
+        assert [rank for rank, _ in cards(at)] == [1, 2, 3]
+
+        at.selectbox(key="top_k").set_value("all").run()
+        threshold = job.results[1].score  # keeps ranks 1 and 2 (and ties)
+        at.slider(key="threshold").set_value(round(threshold - 0.05, 1)).run()
+        assert all(score >= round(threshold - 0.05, 1) for _, score in cards(at))
+        assert 2 <= len(cards(at)) < 4
+
+        at.radio(key="lang").set_value("en").run()
+        assert at.button(key="run").label == "Start reranking"
+        assert at.get("progress")[0].proto.text == "4 of 4 processed"
+        assert all(e.label == "Model output" for e in at.expander)
+        assert at.text_area(key="query").value == "a blue sky"  # widgets keep their values across languages
+    assert counter.calls == 0, "filters and the language never rescore"
+    assert at.session_state["lr_job"] is job
+
+
+def test_same_query_and_images_reuse_cached_scores(app_env, folder):
+    at = open_app()
+    first = run_to_end(at, "a green wide picture", folder)
+
+    with ForwardCounter(first.handle.base.model) as counter:
+        at.button(key="run").click().run()
+        second = at.session_state["lr_job"]
+        assert second is not first and second.wait(TIMEOUT)
+        at.run()
+    assert second.cached and counter.calls == 0
+    assert [(r.name, r.score) for r in second.results] == [(r.name, r.score) for r in first.results]
+    assert any("使用缓存的分数" in s.value for s in at.success)
+
+
+def test_bad_model_path_shows_an_error_panel_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setenv("LYCHEE_MODEL", str(tmp_path / "no-such-model"))
+    at = open_app()
+    assert len(at.error) == 1
+    text = at.error[0].value
+    assert "无法加载模型" in text and "no-such-model" in text and "demo" in text
+    assert at.button(key="run").disabled
+
+
+def test_local_folder_is_hidden_when_not_on_localhost(app_env):
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = open_app()
+        assert not [w for w in at.text_input if w.key == "folder"]
+        assert any("localhost" in c for c in captions(at))
+    finally:
+        config.set_option("server.address", before)
+
+
+# --- runs: Stop, queueing (the Job the page drives) ----------------------------------------------
+
+
+@pytest.fixture
+def slow_handle(tiny_reranker_dir: Path) -> eng.ModelHandle:
+    handle = eng.ModelHandle.load(str(tiny_reranker_dir), "auto")
+    settings = eng.RunSettings(model="tiny")  # the variant the jobs below use
+    slow_down(handle.variant(settings.mode, settings.max_pixels, settings.batch_size), 0.15)
+    return handle
+
+
+def new_job(handle, engine, query, folder) -> jobs.Job:
+    return jobs.Job(
+        handle=handle,
+        engine=engine,
+        settings=eng.RunSettings(model="tiny"),
+        query=query,
+        instruction=None,
+        uploads=[],
+        folder=str(folder),
+    )
+
+
+def test_stop_keeps_what_was_scored(slow_handle, tmp_path):
+    folder = make_image_folder(tmp_path / "many", corrupt=False)
+    for i in range(5):
+        (folder / f"extra_{i}.png").write_bytes((folder / "red_circle.png").read_bytes()[:-12] + bytes([i]) * 12)
+    job = new_job(slow_handle, eng.Engine(), "red", folder).start()
+    assert wait_until(lambda: job.done >= 2, 30)
+    job.stop()
+    assert job.wait(30)
+    assert job.state == jobs.STOPPED
+    assert 2 <= len(job.scored) < job.total == 8
+    assert len(job.results) == 8  # every input still comes back, the rest marked skipped
+    assert [r.rank for r in job.scored] == list(range(1, len(job.scored) + 1))
+
+
+def test_a_second_run_waits_queued_then_both_finish(slow_handle, tmp_path):
+    folder = make_image_folder(tmp_path / "q", corrupt=False)
+    engine = eng.Engine()
+    first = new_job(slow_handle, engine, "red", folder).start()
+    assert wait_until(lambda: first.state == jobs.RUNNING, 30)
+    second = new_job(slow_handle, engine, "blue", folder).start()
+    assert wait_until(lambda: second.state == jobs.QUEUED, 10)
+    assert first.wait(30) and second.wait(30)
+    assert first.state == second.state == jobs.DONE
+    assert len(first.results) == len(second.results) == 3
+    assert {r.name for r in second.results} == {"red_circle.png", "blue_sky.jpg", "green_wide.png"}
+
+
+def test_stopping_a_queued_run_ends_it(slow_handle, tmp_path):
+    folder = make_image_folder(tmp_path / "s", corrupt=False)
+    engine = eng.Engine()
+    engine.run_lock.acquire()
+    try:
+        job = new_job(slow_handle, engine, "red", folder).start()
+        assert wait_until(lambda: job.state == jobs.QUEUED, 10)
+        job.stop()
+        assert job.wait(5) and job.state == jobs.STOPPED and job.results == []
+    finally:
+        engine.run_lock.release()
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def test_score_bands():
+    assert cards_mod.band_colour(5.99) == cards_mod.BAND_COLOURS["low"]
+    assert cards_mod.band_colour(6.0) == cards_mod.band_colour(7.99) == cards_mod.BAND_COLOURS["mid"]
+    assert cards_mod.band_colour(8.0) == cards_mod.band_colour(10) == cards_mod.BAND_COLOURS["high"]
+
+
+def test_card_escapes_file_names_and_output():
+    result = RankResult(
+        rank=1,
+        index=0,
+        name=XSS_NAME,
+        score=8.5,
+        raw_output="<b>Score: 8.5</b>",
+        parse_method="primary",
+        warning="could not read image: <script>",
+    )
+    html = cards_mod.card_html(
+        result, page.make_thumbnail(None), rank_line="Rank 1 | Score: 8.5", badge="⚠", warning=result.warning
+    )
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.png" in html
+    assert "<script>" not in html
+    assert cards_mod.highlight_score_html(result.raw_output, "primary") == "&lt;b&gt;<mark>Score: 8.5</mark>&lt;/b&gt;"
+
+
+def test_localhost_detection():
+    assert page.is_localhost("127.0.0.1") and page.is_localhost("localhost") and page.is_localhost("::1")
+    assert not page.is_localhost("0.0.0.0") and not page.is_localhost("") and not page.is_localhost(None)
+    assert not page.is_localhost("192.168.1.5")
+
+
+def test_cache_key_depends_on_settings_query_and_images():
+    settings = eng.RunSettings(model="m")
+    key = eng.ScoreCache.key(settings, "red", None, ["a", "b"])
+    assert key == eng.ScoreCache.key(settings, " red ", None, ["a", "b"])
+    assert key != eng.ScoreCache.key(settings, "blue", None, ["a", "b"])
+    assert key != eng.ScoreCache.key(settings, "red", None, ["b", "a"])
+    assert key != eng.ScoreCache.key(eng.RunSettings(model="m", mode="generate"), "red", None, ["a", "b"])
+    assert key != eng.ScoreCache.key(eng.RunSettings(model="m", max_pixels=123), "red", None, ["a", "b"])

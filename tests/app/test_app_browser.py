@@ -1,0 +1,185 @@
+"""The real app (``streamlit run app.py``) driven in Debian's Chromium with Playwright.
+
+Run with ``pytest -m browser``. ``LYCHEE_UPDATE_SCREENSHOT=1`` also rewrites
+docs/screenshot.png (the demo model and examples when present, else the tiny model).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, XSS_NAME, jpeg_bytes, png_bytes
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+DEMO_MODEL = ROOT / "lychee_rerank" / "demo" / "model"
+DEMO_EXAMPLES = ROOT / "lychee_rerank" / "demo" / "examples"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(model: str, timeout: float = 90):
+    """``streamlit run app.py`` on a free port; always terminated."""
+    port = free_port()
+    env = {**os.environ, "LYCHEE_MODEL": model, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    log = open(ARTIFACTS / f"streamlit-{port}.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {process.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not start within {timeout} s; see {log.name}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 1000):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def rank_images(page, url: str, query: str, files: list[dict]) -> None:
+    """Open the app, type the query, upload the files, press Run and wait for the grid."""
+    page.goto(url)
+    query_box = page.locator("textarea").first
+    query_box.wait_for(state="visible", timeout=90_000)  # the first run loads the model
+    query_box.fill(query)
+    query_box.press("Control+Enter")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(files)
+    page.get_by_text(f"已选择 {len(files)} 个文件").wait_for(timeout=30_000)
+    run = page.get_by_role("button", name="开始重排序")
+    sync_api.expect(run).to_be_enabled(timeout=30_000)
+    run.click()
+    page.locator(".lr-card").nth(len(files) - 1).wait_for(timeout=120_000)
+    page.get_by_text(f"已处理 {len(files)}/{len(files)} 张").first.wait_for(timeout=30_000)
+
+
+def tall_screenshot(page, path: Path) -> None:
+    """Streamlit scrolls inside its own container, so grow the viewport to the page's height first."""
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 1000")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 40, 4000)})
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(path))
+
+
+def test_upload_run_and_grid(tiny_reranker_dir: Path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    files = [
+        {"name": "red_circle.png", "mimeType": "image/png", "buffer": png_bytes("red")},
+        {"name": "blue_sky.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes("blue")},
+        {"name": "broken.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes("white")[:40]},
+        {"name": XSS_NAME, "mimeType": "image/png", "buffer": png_bytes("yellow")},
+    ]
+    dialogs: list[str] = []
+    with streamlit_server(str(tiny_reranker_dir)) as url, browser_page() as page:
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        rank_images(page, url, "a red circle", files)
+
+        cards = page.locator(".lr-card")
+        assert cards.count() == 4
+        for rank in range(1, 5):
+            assert cards.nth(rank - 1).locator(".lr-rank").inner_text().startswith(f"Rank {rank} | Score:")
+
+        broken = cards.filter(has_text="broken.jpg")
+        assert broken.count() == 1 and broken.locator(".lr-warn").count() == 1
+        assert "预处理警告" in broken.locator(".lr-warn").inner_text()
+        assert cards.filter(has=page.locator(".lr-warn")).count() == 1
+
+        top_image = page.locator(".lr-top img")
+        assert top_image.count() == 1
+        style = top_image.evaluate(
+            "el => { const s = getComputedStyle(el); return [s.borderTopWidth, s.borderTopStyle, s.borderTopColor]; }"
+        )
+        assert style == ["3px", "solid", "rgb(76, 175, 80)"]
+        assert cards.nth(1).locator("img").evaluate("el => getComputedStyle(el).borderTopStyle") == "none"
+
+        # The HTML-looking file name is text, never markup that runs.
+        assert page.locator(".lr-name", has_text=XSS_NAME).count() == 1
+        assert page.locator('img[src="x"]').count() == 0
+        page.wait_for_timeout(300)
+        assert dialogs == []
+
+        tall_screenshot(page, ARTIFACTS / "app-result.png")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("LYCHEE_UPDATE_SCREENSHOT"),
+    reason="set LYCHEE_UPDATE_SCREENSHOT=1 to refresh docs/screenshot.png",
+)
+def test_readme_screenshot(tiny_reranker_dir: Path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    examples = sorted(p for p in DEMO_EXAMPLES.glob("*") if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp"})
+    model = "demo" if (DEMO_MODEL / "config.json").exists() else str(tiny_reranker_dir)
+    if examples:
+        files = [
+            {"name": p.name, "mimeType": "image/png" if p.suffix == ".png" else "image/jpeg", "buffer": p.read_bytes()}
+            for p in examples[:9]
+        ]
+    else:
+        colours = ["red", "darkred", "orange", "blue", "green", "purple"]
+        files = [
+            {"name": f"{c}_circle.png", "mimeType": "image/png", "buffer": png_bytes(c, (160, 120))} for c in colours
+        ]
+    with streamlit_server(model) as url, browser_page(1400, 1100) as page:
+        rank_images(page, url, "a red circle", files)
+        page.mouse.move(0, 0)
+        (ROOT / "docs").mkdir(exist_ok=True)
+        tall_screenshot(page, ROOT / "docs" / "screenshot.png")
