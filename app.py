@@ -50,7 +50,8 @@ with st.sidebar:
         tr("pixels_label"),
         list(PIXEL_PRESETS),
         index=list(PIXEL_PRESETS).index(DEFAULT_PIXEL_PRESET),
-        format_func=lambda p: f"{tr('pixels_' + p)} ({PIXEL_PRESETS[p] // PATCH_FACTOR**2}×28²)",
+        format_func=lambda p: tr(f"pixels_{p}", patches=(PIXEL_PRESETS[p] or 0) // PATCH_FACTOR**2),
+        help=tr("pixels_help"),
         key="pixels",
     )
     st.number_input(tr("batch_label"), min_value=1, max_value=32, value=1, step=1, key="batch")
@@ -87,7 +88,8 @@ else:
         st.subheader(tr("in_use"))
         st.markdown(
             f"- {tr('info_device')}: `{info['device']}`\n- {tr('info_dtype')}: `{info['dtype']}`\n"
-            f"- {tr('info_mode')}: `{info['mode']}`"
+            f"- {tr('info_mode')}: `{info['mode']}`\n"
+            f"- {tr('info_pixels')}: `{info['max_pixels'] // PATCH_FACTOR**2}×28²`"
             + (f"\n- {tr('info_vram')}: `{info['vram_gib']:.2f} GiB`" if info.get("vram_gib") is not None else "")
         )
         for note in info.get("notes") or []:
@@ -115,7 +117,7 @@ if st.session_state.get("run") and reason is None and not (job and job.active):
         engine=engine(),
         settings=settings,
         query=query_text,
-        instruction=st.session_state.get("preset", "default"),
+        instruction=page.chosen_instruction(st.session_state.get("preset"), st.session_state.get("instruction")),
         uploads=[(f.name, f.getvalue()) for f in uploaded],
         folder=folder or None,
     ).start()
@@ -131,6 +133,8 @@ with left:
     st.selectbox(
         tr("preset_label"), page.INSTRUCTION_PRESET_NAMES, format_func=lambda p: tr(f"preset_{p}"), key="preset"
     )
+    st.text_input(tr("instruction_label"), placeholder=tr("instruction_placeholder"), key="instruction",
+                  help=tr("instruction_help"))
 with right:
     st.file_uploader(tr("uploads_label"), type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
     if uploaded:

@@ -185,7 +185,7 @@ def intake_seconds(images: list[tuple[str, bytes]], max_pixels: int) -> float:
     inputs = as_inputs(images)
     start = time.perf_counter()
     for item in inputs:
-        prepare_image(item, max_pixels=max_pixels)
+        prepare_image(item, max_pixels=max_pixels, recipe_sizing=True)
     return (time.perf_counter() - start) / len(inputs)
 
 

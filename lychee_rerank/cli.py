@@ -37,7 +37,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--max-pixels", type=int, default=None, help="largest image area fed to the model (pixels)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="largest image area the model sees (default: the model's own; 1280*28*28 for lychee)")
+    parser.add_argument("--min-pixels", type=int, default=None,
+                        help="smallest image area the model sees (default: the model's own; 4*28*28)")
     parser.add_argument("--quantization", choices=QUANTIZATIONS, default=None, help="CUDA only, needs bitsandbytes")
     parser.add_argument("--max-gpu-memory", type=float, default=None,
                         help="GiB per GPU; the rest is offloaded to the CPU")
@@ -86,6 +89,8 @@ def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.max_pixels is not None:
         kwargs["max_pixels"] = args.max_pixels
+    if args.min_pixels is not None:
+        kwargs["min_pixels"] = args.min_pixels
     if getattr(args, "max_images", None) is not None:
         kwargs["max_images"] = args.max_images
     return kwargs

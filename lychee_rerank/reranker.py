@@ -1,9 +1,7 @@
 """The Reranker: one loaded model turning (query, images) into ranked results.
 
-It composes the parts: ``intake`` prepares each image, ``scoring`` scores
-batches, ``runtime`` loaded the model and gives memory back; the Reranker
-owns the run itself (lock, batches, duplicates, out-of-memory retries,
-progress, stop).
+``intake`` prepares each image, ``scoring`` scores batches, ``runtime`` loads the model; the
+Reranker owns the run (lock, batches, duplicates, out-of-memory retries, progress, stop).
 """
 
 from __future__ import annotations
@@ -20,19 +18,13 @@ from .errors import InvalidSettingError
 from .intake import ImageInput, PreparedImage, as_inputs, check_image_count, fit_to_processor, prepare_image
 from .results import Ranking, RankResult, join_warnings, rank_results
 from .runtime import devices
-from .runtime.loading import LoadedModel, load_model
+from .runtime.loading import LoadedModel, load_model, pixel_budget
 from .runtime.reclaim import MemoryReclaimer
 from .scoring.base import Score
 from .scoring.modes import choose_mode, make_scorer
+from .scoring.prompts import resolve_instruction
 from .scoring.query import validate_query
-from .settings import (
-    DEFAULT_MAX_IMAGES,
-    DEFAULT_MAX_PIXELS,
-    GPU_MEMORY_RESERVE_GIB,
-    MIN_PIXELS,
-    PARSE_FAILED,
-    PARSE_SKIPPED,
-)
+from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PARSE_FAILED, PARSE_SKIPPED
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +59,19 @@ class Reranker:
     """
 
     def __init__(
-        self, loaded_model: LoadedModel, *, mode: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
-        batch_size: int = 1, max_images: int = DEFAULT_MAX_IMAGES,
+        self, loaded_model: LoadedModel, *, mode: str = "auto", max_pixels: int | None = None,
+        min_pixels: int | None = None, batch_size: int = 1, max_images: int = DEFAULT_MAX_IMAGES,
     ):
         if batch_size < 1:
             raise InvalidSettingError(f"batch_size must be at least 1 (got {batch_size})")
-        if max_pixels < MIN_PIXELS:
-            raise InvalidSettingError(f"max_pixels must be at least {MIN_PIXELS} (got {max_pixels})")
         self.loaded_model = loaded_model
         self.model = loaded_model.model
         self.processor = loaded_model.processor
+        self.min_pixels, self.max_pixels = pixel_budget(self.model.config, max_pixels, min_pixels)
         self.mode = choose_mode(mode, self.model.config, self.processor.tokenizer, loaded_model.name)
-        self.scorer = make_scorer(self.mode, self.model, self.processor)
-        self.max_pixels = max_pixels
+        self.scorer = make_scorer(
+            self.mode, self.model, self.processor, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+        )
         self.batch_size = batch_size
         self.max_images = max_images
         self._lock = threading.RLock()
@@ -88,7 +80,7 @@ class Reranker:
     @classmethod
     def from_pretrained(
         cls, name_or_path: str, *, dtype: str = "auto", device: str = "auto", device_map: Any = "auto",
-        mode: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = 1,
+        mode: str = "auto", max_pixels: int | None = None, min_pixels: int | None = None, batch_size: int = 1,
         attn_implementation: str = "sdpa", quantization: str | None = None, max_gpu_memory: float | None = None,
         memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB, max_images: int = DEFAULT_MAX_IMAGES,
     ) -> Reranker:
@@ -104,7 +96,10 @@ class Reranker:
                 each GPU and reports layers that spill to the CPU.
             mode: ``"auto"`` (yes/no for rerankers, generate for plain Instruct models),
                 ``"yesno"`` or ``"generate"``.
-            max_pixels: the largest image area fed to the model (default 1280·28²).
+            max_pixels: the largest image area the model sees; None means the model's own: what its
+                folder declares (``lychee_reranker.max_pixels`` in config.json), else the published
+                recipe's 1280·28². Images are sized as the recipe sizes them and the processor applies it.
+            min_pixels: the smallest image area, likewise (the recipe's 4·28²).
             batch_size: images per forward pass.
             attn_implementation: ``"sdpa"``, ``"eager"`` or ``"flash_attention_2"``.
             quantization: ``None``, ``"int8"`` or ``"nf4"`` (CUDA and bitsandbytes only).
@@ -129,7 +124,10 @@ class Reranker:
             name_or_path, dtype=dtype, device=device, device_map=device_map, attn_implementation=attn_implementation,
             quantization=quantization, reserve_gib=memory_reserve_gib, max_gpu_memory_gib=max_gpu_memory,
         )
-        return cls(loaded_model, mode=mode, max_pixels=max_pixels, batch_size=batch_size, max_images=max_images)
+        return cls(
+            loaded_model, mode=mode, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size,
+            max_images=max_images,
+        )
 
     @property
     def busy(self) -> bool:
@@ -147,6 +145,7 @@ class Reranker:
             "mode": self.mode,
             "device": self.loaded_model.device,
             "dtype": str(self.loaded_model.dtype).replace("torch.", ""),
+            "min_pixels": self.min_pixels,
             "max_pixels": self.max_pixels,
             "batch_size": self.batch_size,
             "vram_gib": devices.vram_in_use_gib(),
@@ -220,8 +219,11 @@ class Reranker:
                 logger.info("stopped after %d of %d images", len(run.results), len(run.inputs))
                 return True
             indices = range(start, min(start + self.batch_size, len(run.inputs)))
-            self._score_batch(run, [(i, prepare_image(run.inputs[i], max_pixels=self.max_pixels)) for i in indices])
+            self._score_batch(run, [(i, self._prepare(run.inputs[i])) for i in indices])
         return False
+
+    def _prepare(self, source: ImageInput) -> PreparedImage:
+        return prepare_image(source, max_pixels=self.max_pixels, min_pixels=self.min_pixels, recipe_sizing=True)
 
     def _score_batch(self, run: _Run, batch: list[tuple[int, PreparedImage]]) -> None:
         to_score: list[tuple[int, PreparedImage]] = []
@@ -229,7 +231,7 @@ class Reranker:
         for index, prepared in batch:
             first = run.first_by_digest.get(prepared.digest) if prepared.digest else None
             if prepared.failed:
-                run.record(self._result(index, prepared, Score(0.0, "", PARSE_FAILED)))
+                run.record(self._result(run, index, prepared, Score(0.0, "", PARSE_FAILED)))
             elif first is not None:
                 duplicates.append((index, prepared, first))
             else:
@@ -239,9 +241,9 @@ class Reranker:
         if to_score:
             scores = self._score_images(run, [prepared for _, prepared in to_score])
             for (index, prepared), score in zip(to_score, scores):
-                run.record(self._result(index, prepared, score))
+                run.record(self._result(run, index, prepared, score))
         for index, prepared, first in duplicates:
-            run.record(self._duplicate(index, prepared, run.results[first]))
+            run.record(self._duplicate(run, index, prepared, run.results[first]))
 
     def _score_images(self, run: _Run, batch: list[PreparedImage]) -> list[Score]:
         try:
@@ -256,7 +258,7 @@ class Reranker:
     def _retry_smaller(self, run: _Run, prepared: PreparedImage) -> Score:
         # Relative to the image's own size: a small image that ran out of memory at max_pixels is already below it.
         pixels = min(self.max_pixels, prepared.image.width * prepared.image.height)
-        smaller = fit_to_processor(prepared.image, max(MIN_PIXELS, pixels // OOM_RETRY_PIXEL_FACTOR))
+        smaller = fit_to_processor(prepared.image, max(self.min_pixels, pixels // OOM_RETRY_PIXEL_FACTOR))
         logger.warning("out of memory on %s; retrying at %dx%d", prepared.source.name, *smaller.size)
         try:
             score = self._forward(run, [smaller])[0]
@@ -273,19 +275,20 @@ class Reranker:
         finally:
             self._reclaimer.step()
 
-    def _result(self, index: int, prepared: PreparedImage, score: Score) -> RankResult:
+    def _result(self, run: _Run, index: int, prepared: PreparedImage, score: Score) -> RankResult:
         return RankResult(
             rank=0, index=index, name=prepared.source.name, score=score.score, raw_output=score.raw_output,
             parse_method=score.parse_method, warning=join_warnings(prepared.warning, score.warning),
             path=prepared.source.path, mode=self.mode, p_yes=score.p_yes, p_no=score.p_no,
-            scored_size=None if prepared.failed else prepared.image.size, original_size=prepared.original_size,
-            notes=tuple(prepared.notes), digest=prepared.digest,
+            scored_size=score.scored_size, original_size=prepared.original_size, notes=tuple(prepared.notes),
+            instruction=resolve_instruction(run.instruction), max_pixels=self.max_pixels, digest=prepared.digest,
         )
 
-    def _duplicate(self, index: int, prepared: PreparedImage, first: RankResult) -> RankResult:
+    def _duplicate(self, run: _Run, index: int, prepared: PreparedImage, first: RankResult) -> RankResult:
         note = f"duplicate of {first.name} (same bytes): scored once"
-        score = Score(first.score, first.raw_output, first.parse_method, first.p_yes, first.p_no)
-        base = self._result(index, prepared, score)
+        score = Score(first.score, first.raw_output, first.parse_method, first.p_yes, first.p_no,
+                      scored_size=first.scored_size)
+        base = self._result(run, index, prepared, score)
         return replace(base, warning=join_warnings(base.warning, note), duplicate_of=first.index)
 
     def _skipped(self, source: ImageInput, index: int) -> RankResult:

@@ -41,12 +41,17 @@ PATCH_FACTOR = PATCH_SIZE * MERGE_SIZE  # 28: sides the processor keeps are mult
 MIN_PIXELS = 4 * PATCH_FACTOR * PATCH_FACTOR  # 56 x 56, the published recipe's min_pixels
 DEFAULT_MAX_PIXELS = 1280 * PATCH_FACTOR * PATCH_FACTOR  # the published recipe's max_pixels
 MAX_ASPECT_RATIO = 200  # qwen_vl_utils / transformers' smart_resize refuse beyond this
-PIXEL_PRESETS = {
-    "fast": 256 * PATCH_FACTOR * PATCH_FACTOR,
+# The published recipe's qwen_vl_utils.fetch_image first resizes an image to multiples of 28 within
+# 4..16384 patches of 28x28; the processor then resizes it to the pixel budget.
+RECIPE_MAX_PIXELS = 16384 * PATCH_FACTOR * PATCH_FACTOR
+# The app's image-size presets: "standard" is the model's own budget (None: what its folder
+# declares, else DEFAULT_MAX_PIXELS); the others trade fidelity for speed.
+PIXEL_PRESETS: dict[str, int | None] = {
+    "standard": None,
     "balanced": 640 * PATCH_FACTOR * PATCH_FACTOR,
-    "detailed": DEFAULT_MAX_PIXELS,
+    "fast": 256 * PATCH_FACTOR * PATCH_FACTOR,
 }
-DEFAULT_PIXEL_PRESET = "balanced"
+DEFAULT_PIXEL_PRESET = "standard"
 
 # --- intake limits -------------------------------------------------------------------------------
 DEFAULT_MAX_IMAGES = 1_000  # per run; raise with max_images= or --max-images

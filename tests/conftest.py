@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import build_tiny_model, make_five_image_folder
+from helpers import build_qwen_vocab_model, build_tiny_model, make_five_image_folder
 
 # Nothing in the tests may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,6 +38,12 @@ def tiny_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_instruct_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random Qwen2.5-VL without the reranker mark (auto mode picks generate)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-instruct"), seed=2, reranker=False)
+
+
+@pytest.fixture(scope="session")
+def qwen_vocab_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random reranker with the real Qwen2 tokenizer (from qwen.tiktoken) and 151,936 embedding rows."""
+    return build_qwen_vocab_model(tmp_path_factory.mktemp("tiny-qwen-vocab"), seed=3)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,9 @@ through the ``pythonpath`` option in pyproject.toml); fixtures stay in conftest.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import importlib.util
 import io
 import re
 import time
@@ -14,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from tokenizers import normalizers
+from transformers import Qwen2TokenizerFast
+from transformers.convert_slow_tokenizer import TikTokenConverter
 
-from lychee_rerank.demo.architecture import ModelShape, save_random_model
+from lychee_rerank.demo.architecture import CHAT_TEMPLATE, ModelShape, save_random_model
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -45,6 +51,45 @@ def webp_bytes(color: str | tuple, size: tuple[int, int] = (48, 64)) -> bytes:
 def build_tiny_model(out_dir: Path, *, seed: int = 0, reranker: bool = True, shape: ModelShape = TINY) -> Path:
     """A random tiny Qwen2.5-VL folder (reranker=True marks it a yes/no reranker, so auto mode picks yes/no)."""
     return save_random_model(out_dir, shape, seed=seed, reranker=reranker)
+
+
+# Qwen2's pre-tokenizer split (digits one by one) and its special tokens, numbered from 151643 in this order.
+QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""  # noqa: E501
+QWEN2_SPECIAL_TOKENS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>",
+]
+QWEN2_VOCAB_SIZE = 151936  # the published embedding rows (the tokenizer has 151,657 entries)
+
+
+def qwen_tiktoken_path() -> Path:
+    """Qwen's BPE ranks as the dashscope wheel ships them (found without importing dashscope)."""
+    spec = importlib.util.find_spec("dashscope")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the dashscope package (a dev dependency) is not installed: pip install -e '.[dev]'")
+    return Path(spec.submodule_search_locations[0]) / "resources" / "qwen.tiktoken"
+
+
+@functools.cache
+def qwen2_tokenizer() -> Qwen2TokenizerFast:
+    """The real Qwen2 tokenizer: 151,643 BPE ranks from qwen.tiktoken plus Qwen2-VL's special tokens."""
+    converted = TikTokenConverter(vocab_file=str(qwen_tiktoken_path()), pattern=QWEN2_PATTERN).converted()
+    converted.normalizer = normalizers.NFC()
+    tokenizer = Qwen2TokenizerFast(
+        tokenizer_object=converted, unk_token=None, bos_token=None, eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>", model_max_length=32768,
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": QWEN2_SPECIAL_TOKENS})
+    tokenizer.eos_token = "<|im_end|>"
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_qwen_vocab_model(out_dir: Path, *, seed: int = 0) -> Path:
+    """A tiny random reranker with the real Qwen2 tokenizer and the published vocabulary size."""
+    shape = dataclasses.replace(TINY, name="tiny-qwen-vocab", vocab_size=QWEN2_VOCAB_SIZE)
+    return save_random_model(out_dir, shape, seed=seed, reranker=True, tokenizer=qwen2_tokenizer())
 
 
 def make_five_image_folder(folder: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -9,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from lychee_rerank import InvalidQueryError, Reranker, TooManyImagesError
+from lychee_rerank import InvalidQueryError, InvalidSettingError, Reranker, TooManyImagesError
 from lychee_rerank.settings import PARSE_FAILED, PARSE_SKIPPED
 
-from helpers import ForwardCounter, jpeg_bytes, png_bytes
+from helpers import TINY, ForwardCounter, build_tiny_model, jpeg_bytes, png_bytes
 
 QUERY = "red dress 红色连衣裙"
 
@@ -187,3 +188,66 @@ def test_instruction_preset_changes_the_prompt(tiny_reranker):
     default = tiny_reranker.rank(QUERY, [png_bytes("red")])[0].score
     product = tiny_reranker.rank(QUERY, [png_bytes("red")], instruction="product")[0].score
     assert default != product
+
+
+class InputRecorder(ForwardCounter):
+    """Also keeps the image grids the model received, one tensor per forward pass."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.grids: list[list[list[int]]] = []
+
+    def __enter__(self):
+        super().__enter__()
+        counted = self.model.forward
+
+        def recording(*args, **kwargs):
+            self.grids.append(kwargs["image_grid_thw"].tolist())
+            return counted(*args, **kwargs)
+
+        self.model.forward = recording
+        return self
+
+
+def test_scored_size_is_what_the_model_saw(tiny_reranker):
+    images = [
+        ("photo.jpg", jpeg_bytes("red", (517, 389))),
+        ("tiny.png", png_bytes("blue", (8, 8))),  # safety path: enlarged, fitted by us
+        ("strip.png", png_bytes("green", (3000, 20))),  # safety path: padded to 100:1
+        ("square.png", png_bytes("purple", (2000, 2000))),  # the processor shrinks it to the budget
+        ("broken.jpg", b"\xff\xd8\xff not a jpeg"),
+    ]
+    with InputRecorder(tiny_reranker.model) as recorder:
+        results = sorted(tiny_reranker.rank(QUERY, images), key=lambda r: r.index)
+    seen = [(w * 14, h * 14) for grids in recorder.grids for _, h, w in grids]
+    scored = [r for r in results if r.ok]
+    assert [r.scored_size for r in scored] == seen and len(seen) == 4
+    assert all(w * h <= tiny_reranker.max_pixels for w, h in seen)
+    assert results[-1].scored_size is None  # never seen by the model
+    assert all(r.max_pixels == tiny_reranker.max_pixels == 1280 * 28 * 28 for r in results)
+
+
+def test_the_model_declared_pixel_budget_and_the_users_choice(tmp_path: Path):
+    shape = dataclasses.replace(TINY, recommended_max_pixels=112 * 112)
+    folder = build_tiny_model(tmp_path / "declares", seed=4, shape=shape)
+    declared = Reranker.from_pretrained(str(folder), device="cpu")
+    assert (declared.min_pixels, declared.max_pixels) == (56 * 56, 112 * 112)
+    result = declared.rank(QUERY, [jpeg_bytes("red", (1000, 800))])[0]
+    assert result.scored_size[0] * result.scored_size[1] <= 112 * 112 and result.max_pixels == 112 * 112
+    chosen = Reranker(declared.loaded_model, max_pixels=256 * 28 * 28)
+    assert chosen.max_pixels == 256 * 28 * 28
+    assert chosen.rank(QUERY, [jpeg_bytes("red", (1000, 800))])[0].scored_size[0] > 112
+    with pytest.raises(InvalidSettingError, match="pixel budget"):
+        Reranker(declared.loaded_model, max_pixels=1000, min_pixels=3136)
+
+
+def test_the_demo_declares_its_training_scale():
+    demo = Reranker.from_pretrained("demo", device="cpu")
+    assert demo.max_pixels == 84 * 84 and demo.describe()["max_pixels"] == 84 * 84
+
+
+def test_results_record_the_instruction_used(tiny_reranker):
+    preset = tiny_reranker.rank(QUERY, [png_bytes("red")], instruction="product")[0]
+    assert preset.instruction.startswith("Given an e-commerce product description")
+    free = tiny_reranker.rank(QUERY, [png_bytes("red")], instruction="find the red one")[0]
+    assert free.instruction == "find the red one" and free.to_record()["instruction"] == "find the red one"

@@ -24,7 +24,7 @@ class RunSettings:
     model: str
     dtype: str = "auto"
     mode: str = "auto"
-    max_pixels: int = PIXEL_PRESETS[DEFAULT_PIXEL_PRESET]
+    max_pixels: int | None = PIXEL_PRESETS[DEFAULT_PIXEL_PRESET]  # None: the model's own
     batch_size: int = 1
 
 
@@ -34,15 +34,15 @@ class ModelHandle:
     def __init__(self, base: Reranker, dtype: str):
         self.base = base
         self.dtype = dtype
-        self._variants: dict[tuple, Reranker] = {("auto", base.max_pixels, base.batch_size): base}
+        self._variants: dict[tuple, Reranker] = {("auto", None, base.batch_size): base}
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, model: str, dtype: str = "auto") -> ModelHandle:
         return cls(Reranker.from_pretrained(model, dtype=dtype), dtype)
 
-    def variant(self, mode: str, max_pixels: int, batch_size: int) -> Reranker:
-        """A Reranker over the same loaded weights with these settings (no reload)."""
+    def variant(self, mode: str, max_pixels: int | None, batch_size: int) -> Reranker:
+        """A Reranker over the same loaded weights with these settings (no reload); max_pixels None: the model's."""
         key = (mode, max_pixels, batch_size)
         with self._lock:
             if key not in self._variants:

@@ -19,6 +19,11 @@ CARDS_PER_PAGE = 60
 THUMBNAIL_SIDE = 384
 
 
+def chosen_instruction(preset: str | None, custom: str | None) -> str:
+    """The custom instruction when one is typed, else the preset's name (resolved by the scorer)."""
+    return (custom or "").strip() or preset or "default"
+
+
 def is_localhost(address: str | None) -> bool:
     """True when the server listens on a loopback address only (unset means all interfaces)."""
     if not address:

@@ -26,6 +26,12 @@ TEXT: dict[str, dict[str, str]] = {
     "preset_product": {"zh": "电商主图", "en": "E-commerce main image"},
     "preset_design": {"zh": "设计参考", "en": "Design references"},
     "preset_generated": {"zh": "AI 生成图筛选", "en": "Filter AI-generated images"},
+    "instruction_label": {"zh": "自定义指令（可选，填写后替代预设）", "en": "Custom instruction (optional, replaces the preset)"},
+    "instruction_placeholder": {"zh": "例如：Given a product title, retrieve its main product photo.", "en": "e.g. Given a product title, retrieve its main product photo."},
+    "instruction_help": {
+        "zh": "模型看到的 <Instruct> 文本。更换指令会改变分数的绝对值；导出的 CSV/JSON 会记录所用指令。",
+        "en": "The <Instruct> text the model sees. Changing it changes absolute scores; the CSV/JSON exports record it.",
+    },
     # images
     "uploads_label": {
         "zh": "上传图片或 zip 压缩包（可多选）",
@@ -101,10 +107,17 @@ TEXT: dict[str, dict[str, str]] = {
     "mode_generate": {"zh": "生成分数（普通指令模型）", "en": "Generate a score (instruct models)"},
     "dtype_label": {"zh": "数据类型", "en": "Data type"},
     "dtype_auto": {"zh": "自动", "en": "Auto"},
-    "pixels_label": {"zh": "图片最大像素", "en": "Max image pixels"},
-    "pixels_fast": {"zh": "快速", "en": "Fast"},
-    "pixels_balanced": {"zh": "均衡", "en": "Balanced"},
-    "pixels_detailed": {"zh": "精细", "en": "Detailed"},
+    "pixels_label": {"zh": "图片像素预算", "en": "Image pixel budget"},
+    "pixels_standard": {"zh": "标准（模型自身设置）", "en": "Standard (the model's own setting)"},
+    "pixels_balanced": {"zh": "均衡（{patches}×28²，更快，精度略降）", "en": "Balanced ({patches}×28², faster, slightly less faithful)"},
+    "pixels_fast": {"zh": "快速（{patches}×28²，最快，精度下降）", "en": "Fast ({patches}×28², fastest, less faithful)"},
+    "pixels_help": {
+        "zh": "标准：使用模型自己的设置（lychee-rerank-mm 为 1280×28²），分数与官方示例代码完全一致。"
+        "更小的预算以保真度换速度：分数会与标准设置不同。",
+        "en": "Standard uses the model's own setting (1280×28² for lychee-rerank-mm): scores equal the model card's "
+        "recipe. Smaller budgets trade fidelity for speed: scores differ from the standard setting.",
+    },
+    "info_pixels": {"zh": "图片像素预算", "en": "Pixel budget"},
     "batch_label": {"zh": "批大小", "en": "Batch size"},
     "loading": {"zh": "正在加载模型 {model}…（只需一次）", "en": "Loading model {model}… (once)"},
     "in_use": {"zh": "正在使用", "en": "In use"},

@@ -106,6 +106,7 @@ class ModelShape:
     window_size: int = 112
     tokens_per_second: int = 4
     note: str = "tiny random Qwen2.5-VL (untrained)"
+    recommended_max_pixels: int | None = None  # declared in config.json: the scale the model was trained at
 
     @property
     def head_dim(self) -> int:
@@ -175,6 +176,8 @@ def build_config(shape: ModelShape, tokenizer: Qwen2Tokenizer, *, reranker: bool
     )
     if reranker:
         config.lychee_reranker = {"kind": "yesno", "note": shape.note}
+        if shape.recommended_max_pixels:
+            config.lychee_reranker["max_pixels"] = shape.recommended_max_pixels
     return config
 
 
@@ -232,13 +235,18 @@ def save_random_model(
     seed: int = 0,
     reranker: bool = True,
     extra_corpus: list[str] | None = None,
+    tokenizer: Qwen2Tokenizer | None = None,
 ) -> Path:
-    """Create a random Qwen2.5-VL folder of ``shape`` at ``out_dir`` and return its path."""
+    """Create a random Qwen2.5-VL folder of ``shape`` at ``out_dir`` and return its path.
+
+    ``tokenizer`` replaces the locally trained one (e.g. Qwen's real vocabulary; it needs
+    the chat template and Qwen's special tokens).
+    """
     shape = shape or ModelShape()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    tokenizer = train_tokenizer(shape.tokenizer_vocab, extra_corpus)
+    tokenizer = tokenizer or train_tokenizer(shape.tokenizer_vocab, extra_corpus)
     new_model(build_config(shape, tokenizer, reranker=reranker)).save_pretrained(out)
     build_processor(tokenizer).save_pretrained(out)
     logger.info("built %s at %s", shape.note, out)

@@ -49,6 +49,7 @@ DEMO_SHAPE = ModelShape(
     tokenizer_vocab=800,
     tie_word_embeddings=True,
     note="lychee-rerank demo: small Qwen2.5-VL trained on synthetic coloured shapes (yes/no recipe)",
+    recommended_max_pixels=scenes.CANVAS * scenes.CANVAS,  # it was trained on 84 x 84 scenes
 )
 
 

@@ -10,7 +10,11 @@ Steps of :func:`prepare_image` (each records what it did):
 4. decode, JPEGs with ``Image.draft`` so a 48 MP photo is decoded at 1/2..1/8 size;
    a multi-frame file gives its first frame;
 5. EXIF orientation, 8-bit, integer shrink, alpha on white, sRGB (:mod:`.colour`);
-6. fit to a size the Qwen2.5-VL processor keeps unchanged (:mod:`.fit`).
+6. fit to a size the Qwen2.5-VL processor keeps unchanged (:mod:`.fit`); or, with
+   ``recipe_sizing`` (what scoring uses), size an image that needs no geometric
+   safety work exactly as the published recipe does and leave the pixel budget to
+   the processor: then JPEG drafts and integer shrinks only apply above the
+   recipe's own 16384-patch limit, so an ordinary photo is decoded at full size.
 
 A PIL image passed in by the caller skips steps 1-4 and is never modified in place.
 A bad input never raises: it becomes a grey placeholder (``failed=True``) whose
@@ -29,9 +33,9 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from ..results import join_warnings
-from ..settings import MAX_DECODE_PIXELS, MIN_PIXELS
+from ..settings import MAX_DECODE_PIXELS, MIN_PIXELS, RECIPE_MAX_PIXELS
 from .colour import normalise_colour
-from .fit import fit_to_processor, fit_with_report
+from .fit import fit_to_processor, fit_with_report, needs_fitting, recipe_resize
 from .inputs import ImageInput, bytes_digest, image_digest
 from .sniff import describe_decode_error, describe_read_error, open_formats, pillow_warnings, plugin_problem
 
@@ -42,6 +46,20 @@ PLACEHOLDER_GREY = (128, 128, 128)
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG", "AVIF"})
 
 
+@dataclass(frozen=True)
+class _Sizing:
+    """How a decoded image is sized: fitted to the budget, or the recipe's way (budget left to the processor)."""
+
+    max_pixels: int
+    min_pixels: int
+    recipe: bool
+
+    @property
+    def decode_pixels(self) -> int:
+        """Where JPEG drafts and integer shrinks stop: no reduction an ordinary image would notice."""
+        return RECIPE_MAX_PIXELS if self.recipe else self.max_pixels
+
+
 @dataclass
 class PreparedImage:
     """A decoded image ready for the processor, with what happened on the way.
@@ -49,7 +67,9 @@ class PreparedImage:
     ``warnings`` are human-readable problems (shown to the user); ``notes`` are
     neutral facts (resized, colour profile applied). ``original_size`` is the
     size the file declares, ``decoded_size`` the size actually decoded (smaller
-    for JPEGs decoded with draft), ``scored_size`` the size given to the model.
+    for JPEGs decoded with draft). ``image`` is what goes to the processor, which
+    may resize it again to its pixel budget: the size the model saw comes from
+    the processor's ``image_grid_thw`` (``RankResult.scored_size``).
     """
 
     source: ImageInput
@@ -77,11 +97,6 @@ class PreparedImage:
         """The disk path (``archive.zip!member`` for zip members), None for uploads and bytes."""
         return self.source.path
 
-    @property
-    def scored_size(self) -> tuple[int, int]:
-        """(width, height) of the image the model sees."""
-        return self.image.size
-
 
 def prepare_image(
     source: ImageInput,
@@ -89,16 +104,20 @@ def prepare_image(
     max_pixels: int,
     min_pixels: int = MIN_PIXELS,
     max_decode_pixels: int = MAX_DECODE_PIXELS,
+    recipe_sizing: bool = False,
 ) -> PreparedImage:
     """Decode ``source`` safely; never raises for a bad image (gives a placeholder with a warning).
 
-    ``max_pixels``/``min_pixels`` bound the size given to the model;
+    ``max_pixels``/``min_pixels`` bound the size given to the model; with
+    ``recipe_sizing`` an image that needs no geometric safety work is sized as the
+    published recipe sizes it instead (the processor then applies the bounds).
     ``max_decode_pixels`` refuses files whose header declares more pixels.
     """
+    sizing = _Sizing(max_pixels, min_pixels, recipe_sizing)
     if source.problem is not None:
         return _placeholder(source, source.problem, max_pixels=max_pixels)
     if source.image is not None:
-        return _prepare_given(source, max_pixels=max_pixels, min_pixels=min_pixels, max_decode_pixels=max_decode_pixels)
+        return _prepare_given(source, sizing, max_decode_pixels)
     try:
         data = source.read_bytes()
     except Exception as exc:  # noqa: BLE001 - any read failure becomes a placeholder
@@ -107,7 +126,7 @@ def prepare_image(
     if not data:
         return _placeholder(source, "file is empty (0 bytes)", digest, max_pixels=max_pixels)
     try:
-        return _decode(source, data, digest, max_pixels, min_pixels, max_decode_pixels)
+        return _decode(source, data, digest, sizing, max_decode_pixels)
     except Exception as exc:  # noqa: BLE001 - any decoder failure must not end the run
         return _placeholder(source, describe_decode_error(exc, data), digest, max_pixels=max_pixels)
 
@@ -122,10 +141,9 @@ def _placeholder(
     return PreparedImage(source, image, [reason], failed=True, digest=digest)
 
 
-def _decode(
-    source: ImageInput, data: bytes, digest: str, max_pixels: int, min_pixels: int, max_decode_pixels: int
-) -> PreparedImage:
+def _decode(source: ImageInput, data: bytes, digest: str, sizing: _Sizing, max_decode_pixels: int) -> PreparedImage:
     """Open, check and decode ``data``; exceptions are turned into placeholders by the caller."""
+    max_pixels = sizing.max_pixels
     problem = plugin_problem(data)
     if problem:
         return _placeholder(source, problem, digest, max_pixels=max_pixels)
@@ -138,22 +156,22 @@ def _decode(
             refused.original_size, refused.format = original, image.format
             return refused
         frames = _frame_count(image)
-        _draft_jpeg(image, max_pixels)
+        _draft_jpeg(image, sizing.decode_pixels)
         image.load()
     prepared = PreparedImage(source, image, [], original_size=original, digest=digest, format=image.format)
     prepared.decoded_size = image.size
     if image.size != original:
         prepared.notes.append(f"JPEG decoded at reduced size {image.width}×{image.height} (draft)")
-    return _finish(prepared, image, frames, owned=True, max_pixels=max_pixels, min_pixels=min_pixels)
+    return _finish(prepared, image, frames, owned=True, sizing=sizing)
 
 
-def _prepare_given(source: ImageInput, *, max_pixels: int, min_pixels: int, max_decode_pixels: int) -> PreparedImage:
+def _prepare_given(source: ImageInput, sizing: _Sizing, max_decode_pixels: int) -> PreparedImage:
     """Prepare a PIL image the caller passed in (never modified in place)."""
     image = source.image
     assert image is not None
     problem = _bomb_problem(image.size, max_decode_pixels)
     if problem:
-        return _placeholder(source, problem, max_pixels=max_pixels)
+        return _placeholder(source, problem, max_pixels=sizing.max_pixels)
     try:
         with pillow_warnings(max_decode_pixels):
             frames = _frame_count(image)
@@ -162,23 +180,25 @@ def _prepare_given(source: ImageInput, *, max_pixels: int, min_pixels: int, max_
             source, image, [], original_size=image.size, digest=image_digest(image), format=image.format
         )
         prepared.decoded_size = image.size
-        return _finish(prepared, image, frames, owned=False, max_pixels=max_pixels, min_pixels=min_pixels)
+        return _finish(prepared, image, frames, owned=False, sizing=sizing)
     except Exception as exc:  # noqa: BLE001 - a lazily loaded PIL image can still fail to decode
-        return _placeholder(source, describe_decode_error(exc, b""), max_pixels=max_pixels)
+        return _placeholder(source, describe_decode_error(exc, b""), max_pixels=sizing.max_pixels)
 
 
-def _finish(
-    prepared: PreparedImage, image: Image.Image, frames: int, *, owned: bool, max_pixels: int, min_pixels: int
-) -> PreparedImage:
+def _finish(prepared: PreparedImage, image: Image.Image, frames: int, *, owned: bool, sizing: _Sizing) -> PreparedImage:
     """Orientation, colour and size normalisation of a decoded image."""
     if image.width < 1 or image.height < 1:
-        return _placeholder(prepared.source, "image has zero width or height", prepared.digest, max_pixels=max_pixels)
+        reason = "image has zero width or height"
+        return _placeholder(prepared.source, reason, prepared.digest, max_pixels=sizing.max_pixels)
     if frames > 1:  # phones' multi-picture JPEGs (depth maps, previews) are normal: a note, not a warning
         (prepared.notes if image.format == "MPO" else prepared.warnings).append(_frames_message(image.format, frames))
     image = normalise_colour(
-        image, owned=owned, max_pixels=max_pixels, notes=prepared.notes, warnings=prepared.warnings
+        image, owned=owned, max_pixels=sizing.decode_pixels, notes=prepared.notes, warnings=prepared.warnings
     )
-    image, problems, notes = fit_with_report(image, max_pixels, min_pixels)
+    if sizing.recipe and not needs_fitting(image.size):
+        prepared.image = recipe_resize(image)
+        return prepared
+    image, problems, notes = fit_with_report(image, sizing.max_pixels, sizing.min_pixels)
     prepared.warnings.extend(problems)
     prepared.notes.extend(notes)
     prepared.image = image

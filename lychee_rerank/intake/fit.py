@@ -11,6 +11,10 @@ processor never resizes again and never raises:
 2. images with a side under 28 px are enlarged (a warning: the score may be
    unreliable);
 3. the image is resized to :func:`target_size` (a note when it shrinks).
+
+Images that need neither 1 nor 2 (:func:`needs_fitting`) are sized for scoring
+by :func:`recipe_resize` instead, so they reach the processor exactly as in the
+published recipe and the processor applies the pixel budget itself.
 """
 
 from __future__ import annotations
@@ -22,6 +26,24 @@ from PIL import Image
 from ..settings import MAX_ASPECT_RATIO, MIN_PIXELS, PATCH_FACTOR
 
 PAD_ASPECT_RATIO = 100  # we pad to this, leaving room for rounding sides to 28
+
+
+def needs_fitting(size: tuple[int, int]) -> bool:
+    """Whether an image needs the geometric safety work below (extreme aspect ratio, a side under 28 px)."""
+    width, height = size
+    return max(width, height) / min(width, height) > PAD_ASPECT_RATIO or min(width, height) < PATCH_FACTOR
+
+
+def recipe_resize(image: Image.Image) -> Image.Image:
+    """What the published recipe does to an image before the processor: ``qwen_vl_utils.fetch_image``.
+
+    Sides become multiples of 28 within 4..16384 patches; the processor then resizes
+    to the pixel budget, exactly as for lychee-rerank-mm's own example code.
+    """
+    # lazy: qwen_vl_utils imports torch (seconds); collecting inputs must not pay for it
+    from qwen_vl_utils import fetch_image
+
+    return fetch_image({"image": image})
 
 
 def fit_to_processor(image: Image.Image, max_pixels: int, min_pixels: int = MIN_PIXELS) -> Image.Image:

@@ -24,9 +24,12 @@ from ..errors import (
 )
 from ..settings import (
     ATTENTION_IMPLEMENTATIONS,
+    DEFAULT_MAX_PIXELS,
     DEMO_ALIAS,
     DEMO_MODEL_DIR,
     GPU_MEMORY_RESERVE_GIB,
+    MIN_PIXELS,
+    PATCH_FACTOR,
     QUANTIZATIONS,
     SUPPORTED_MODEL_TYPES,
 )
@@ -216,3 +219,20 @@ def _offload_note(offloaded: dict[str, list[str]]) -> str:
         f"the model does not fit in GPU memory: {counts} (of the model's modules); scoring will be "
         "much slower. Free GPU memory, lower max_gpu_memory's reserve, or use quantization='nf4'"
     )
+
+
+def pixel_budget(config: Any, max_pixels: int | None = None, min_pixels: int | None = None) -> tuple[int, int]:
+    """(min_pixels, max_pixels) for scoring: the user's if given, else the model's declared ones, else the recipe's.
+
+    A model folder declares its own scale in the ``lychee_reranker`` block of ``config.json``
+    (``{"max_pixels": ..., "min_pixels": ...}``); the published recipe uses 4·28² and 1280·28².
+    """
+    declared = getattr(config, "lychee_reranker", None) or {}
+    maximum = max_pixels or declared.get("max_pixels") or DEFAULT_MAX_PIXELS
+    minimum = min_pixels or declared.get("min_pixels") or min(MIN_PIXELS, maximum)
+    if minimum < PATCH_FACTOR**2 or maximum < minimum:
+        raise InvalidSettingError(
+            f"pixel budget min_pixels={minimum}, max_pixels={maximum} is not valid: both must be at least "
+            f"{PATCH_FACTOR**2} (one 28x28 patch) and max_pixels at least min_pixels"
+        )
+    return int(minimum), int(maximum)

@@ -3,18 +3,22 @@
 A scorer turns one batch of (query, image) pairs into scores with one loaded
 model. Its three stages follow transformers' pipelines: ``preprocess`` builds the
 chat messages, renders the chat template and runs the processor (left padding,
-tensors on the model's device); ``forward`` only runs the model; ``postprocess``
-turns the model's output into :class:`Score` objects.
+the scorer's pixel budget, tensors on the model's device); ``forward`` only runs
+the model; ``postprocess`` turns the model's output into :class:`Score` objects.
+Each Score carries ``scored_size``: the size the model saw, read from the
+processor's ``image_grid_thw`` (patches of 14 px), never our intention.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from PIL import Image
+
+from ..settings import DEFAULT_MAX_PIXELS, MIN_PIXELS, PATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Score:
     p_yes: float | None = None
     p_no: float | None = None
     warning: str | None = None
+    scored_size: tuple[int, int] | None = None  # (width, height) the model saw
 
 
 class Scorer(ABC):
@@ -34,9 +39,13 @@ class Scorer(ABC):
 
     mode = ""
 
-    def __init__(self, model: Any, processor: Any):
+    def __init__(
+        self, model: Any, processor: Any, *, min_pixels: int = MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS
+    ):
         self.model = model
         self.processor = processor
+        # Passed with every call, so variants with other budgets can share one loaded processor.
+        self.size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
 
     @abstractmethod
     def messages(self, query: str, image: Image.Image, instruction: str | None) -> list[dict]:
@@ -58,7 +67,7 @@ class Scorer(ABC):
             )
             for image in images
         ]
-        batch = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        batch = self.processor(text=texts, images=images, padding=True, return_tensors="pt", size=self.size)
         return batch.to(self.model.device)
 
     def score(self, query: str, images: list[Image.Image], instruction: str | None = None) -> list[Score]:
@@ -66,4 +75,10 @@ class Scorer(ABC):
         inputs = self.preprocess(query, images, instruction)
         with torch.inference_mode():
             outputs = self.forward(inputs)
-        return self.postprocess(outputs)
+        sizes = seen_sizes(inputs["image_grid_thw"])
+        return [replace(score, scored_size=size) for score, size in zip(self.postprocess(outputs), sizes)]
+
+
+def seen_sizes(image_grid_thw: torch.Tensor) -> list[tuple[int, int]]:
+    """(width, height) in pixels of each image the model saw: its grid of 14-px patches."""
+    return [(int(w) * PATCH_SIZE, int(h) * PATCH_SIZE) for _, h, w in image_grid_thw.tolist()]

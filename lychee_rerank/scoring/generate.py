@@ -20,8 +20,8 @@ class GenerateScorer(Scorer):
 
     mode = MODE_GENERATE
 
-    def __init__(self, model: Any, processor: Any, max_new_tokens: int = GENERATE_MAX_NEW_TOKENS):
-        super().__init__(model, processor)
+    def __init__(self, model: Any, processor: Any, max_new_tokens: int = GENERATE_MAX_NEW_TOKENS, **budget: int):
+        super().__init__(model, processor, **budget)
         self.max_new_tokens = max_new_tokens
 
     def messages(self, query: str, image: Image.Image, instruction: str | None) -> list[dict]:

@@ -28,8 +28,8 @@ def choose_mode(mode: str, config: Any, tokenizer: Any, name: str) -> str:
     return MODE_YESNO if has_tokens and is_reranker(config, name) else MODE_GENERATE
 
 
-def make_scorer(mode: str, model: Any, processor: Any) -> Scorer:
-    """The scorer for a resolved mode (``yesno`` or ``generate``)."""
+def make_scorer(mode: str, model: Any, processor: Any, *, min_pixels: int, max_pixels: int) -> Scorer:
+    """The scorer for a resolved mode (``yesno`` or ``generate``) with its pixel budget."""
     if mode == MODE_YESNO:
-        return YesNoScorer(model, processor)
-    return GenerateScorer(model, processor)
+        return YesNoScorer(model, processor, min_pixels=min_pixels, max_pixels=max_pixels)
+    return GenerateScorer(model, processor, min_pixels=min_pixels, max_pixels=max_pixels)

@@ -17,7 +17,9 @@ ASCII), then read in three levels:
 Choices worth knowing:
 
 * Candidates outside 0-10 are dropped, not clamped (``25`` is no score); the
-  clamp only tidies values such as ``10.0``.
+  clamp only tidies values within 0.01 above 10, such as ``10.00001`` (float16
+  answers). Scores are rounded to 4 decimals, so ``7.499999999`` reads as 7.5;
+  decimal tails of up to 16 digits are read.
 * Version-like ``8.6.2``, negatives ``-3``, exponents ``1e5``, times ``10:30``,
   ``inf``/``nan`` and numbers glued to letters (``7th``, ``3cm``) are not numbers.
 * Scale boilerplate is ignored wherever it appears: ``0-10``, ``1 to 10``,
@@ -57,6 +59,9 @@ class ParsedScore:
 
 
 _NONE = ParsedScore(0.0, PARSE_NONE, "")
+SCORE_MAX = 10.0
+OVERSHOOT = 0.01  # 10.00001 (a float16 artefact) is a 10; 10.5 is no score
+DECIMALS = 4
 
 # --- number tokens ---------------------------------------------------------------
 # All quantifiers are bounded so that adversarial input cannot make matching slow.
@@ -67,7 +72,7 @@ _NONE = ParsedScore(0.0, PARSE_NONE, "")
 # thousands ("10:30", "1,000"), fractions' denominators ("/10").
 _ARABIC = (
     r"(?<![A-Za-z0-9_.\-])(?<![0-9][,:/])"
-    r"[0-9]{1,6}(?:\.[0-9]{1,6})?"
+    r"[0-9]{1,6}(?:\.[0-9]{1,16})?"
     r"(?![A-Za-z0-9_])(?![.,:][0-9])"
 )
 
@@ -223,10 +228,10 @@ def _accept(m: re.Match[str], masks: list[tuple[int, int]], method: str) -> Pars
     if any(start < m_end and m_start < end for m_start, m_end in masks):
         return None
     value = _value(m)
-    if value is None or not math.isfinite(value) or not 0.0 <= value <= 10.0 + 1e-9:
+    if value is None or not math.isfinite(value) or not 0.0 <= value <= SCORE_MAX + OVERSHOOT:
         return None
     matched = m.group(0).strip()
-    return ParsedScore(round(min(10.0, max(0.0, value)), 6), method, matched or m.group("num"))
+    return ParsedScore(round(min(SCORE_MAX, max(0.0, value)), DECIMALS), method, matched or m.group("num"))
 
 
 def _value(m: re.Match[str]) -> float | None:

@@ -42,8 +42,8 @@ class YesNoScorer(Scorer):
 
     mode = MODE_YESNO
 
-    def __init__(self, model: Any, processor: Any):
-        super().__init__(model, processor)
+    def __init__(self, model: Any, processor: Any, **budget: int):
+        super().__init__(model, processor, **budget)
         # Looked up once at load, as Qwen's own rerankers do.
         self.no_id, self.yes_id = yes_no_token_ids(processor.tokenizer)
 

@@ -6,6 +6,7 @@ feature: ranking a folder on disk without uploading it).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 from lychee_rerank.app import cards as cards_mod
 from lychee_rerank.app import engine as eng
 from lychee_rerank.app import jobs, page
+from lychee_rerank.cli import main
+from lychee_rerank.export import to_json
 from lychee_rerank.results import RankResult
 
 from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, slow_down, wait_until
@@ -141,6 +144,28 @@ def test_same_query_and_images_reuse_cached_scores(app_env, folder):
     assert second.cached and counter.calls == 0
     assert [(r.name, r.score) for r in second.results] == [(r.name, r.score) for r in first.results]
     assert any("使用缓存的分数" in s.value for s in at.success)
+
+
+def test_default_settings_score_exactly_as_the_cli_does(app_env, folder, capsys):
+    """The app's default pixel preset is the model's own budget, as the CLI's and the library's are."""
+    at = open_app()
+    assert at.radio(key="pixels").value == "standard"
+    job = run_to_end(at, "a red circle", folder)
+    args = ["-q", "rank", "--model", str(app_env), "--query", "a red circle", "--format", "json", str(folder)]
+    assert main(args) == 0
+    cli = {r["name"]: (r["score"], r["max_pixels"], r["scored_size"]) for r in json.loads(capsys.readouterr().out)}
+    app = {r.name: (r.score, r.max_pixels, r.scored_size and list(r.scored_size)) for r in job.results}
+    assert app == cli and len(app) == 4
+    assert {r.max_pixels for r in job.results} == {1280 * 28 * 28}
+
+
+def test_a_custom_instruction_replaces_the_preset_and_is_exported(app_env, folder):
+    at = open_app()
+    at.text_input(key="instruction").input("Find the picture with the most red in it.")
+    job = run_to_end(at, "a red circle", folder)
+    assert {r.instruction for r in job.results} == {"Find the picture with the most red in it."}
+    assert json.loads(to_json(job.results))[0]["instruction"] == "Find the picture with the most red in it."
+    assert page.chosen_instruction("product", "  ") == "product"
 
 
 def test_bad_model_path_shows_an_error_panel_not_a_traceback(monkeypatch, tmp_path):

@@ -25,7 +25,7 @@ def near(pixel: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 30)
 
 def assert_processor_ready(prepared: PreparedImage, max_pixels: int = MAX_PIXELS) -> None:
     """RGB, sides multiples of 28, within max_pixels and the processor's aspect limit."""
-    width, height = prepared.scored_size
+    width, height = prepared.image.size
     assert prepared.image.mode == "RGB"
     assert width % 28 == 0 and height % 28 == 0
     assert width >= 28 and height >= 28

@@ -21,7 +21,7 @@ def test_exif_orientation_is_applied(orientation: int) -> None:
     prepared = load(factory.oriented_jpeg(orientation))
     assert_prepared_ok(prepared)
     width, height = factory.STORED_SIZE
-    assert prepared.scored_size == ((width, height) if orientation <= 4 else (height, width))
+    assert prepared.image.size == ((width, height) if orientation <= 4 else (height, width))
     middle = factory.MARK // 2
     red_at = factory.displayed_position(orientation, middle, middle)
     green_at = factory.displayed_position(orientation, width - 1 - middle, middle)

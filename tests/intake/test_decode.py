@@ -95,7 +95,7 @@ def test_large_jpeg_is_decoded_with_draft_and_bounded() -> None:
     assert prepared.original_size == (6000, 8000)
     assert prepared.decoded_size is not None and prepared.decoded_size[0] <= 1500 and prepared.decoded_size[1] <= 2000
     assert any("draft" in note for note in prepared.notes)
-    assert abs(prepared.scored_size[0] / prepared.scored_size[1] - 0.75) < 0.05
+    assert abs(prepared.image.size[0] / prepared.image.size[1] - 0.75) < 0.05
     assert time.perf_counter() - started < 5
 
 
@@ -106,7 +106,7 @@ def test_rotated_phone_photo_is_drafted_then_turned_upright() -> None:
     prepared = load(data)
     assert_prepared_ok(prepared)
     assert prepared.decoded_size == (2000, 1500)
-    width, height = prepared.scored_size
+    width, height = prepared.image.size
     assert height > width and abs(height / width - 4 / 3) < 0.05
 
 
@@ -232,7 +232,7 @@ def test_prepared_image_carries_name_path_and_sizes(tmp_path: Path) -> None:
     prepared = prepare_image(as_input(path, 0), max_pixels=MAX_PIXELS)
     assert (prepared.name, prepared.path) == ("holiday.jpg", str(path))
     assert prepared.original_size == (4000, 3000)
-    width, height = prepared.scored_size
-    assert prepared.scored_size == prepared.image.size and width * height <= MAX_PIXELS
+    width, height = prepared.image.size
+    assert width * height <= MAX_PIXELS
     assert prepared.warning is None and not prepared.failed
     assert prepared.digest is not None and len(prepared.digest) == 64

@@ -30,7 +30,7 @@ def test_tiny_and_extreme_images_fit_the_processor(size: tuple[int, int], max_pi
 
 def test_extreme_aspect_is_padded_with_white() -> None:
     prepared = load(factory.png((10000, 50), factory.RED))
-    width, height = prepared.scored_size
+    width, height = prepared.image.size
     assert near(prepared.image.getpixel((width // 2, height // 2)), factory.RED, 10)
     assert near(prepared.image.getpixel((width // 2, 0)), (255, 255, 255), 10)
     assert "extreme aspect ratio" in prepared.warning

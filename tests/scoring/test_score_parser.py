@@ -75,6 +75,13 @@ PRIMARY = [
     ("On a 0-10 scale where 0 is unrelated and 10 a perfect match. Score: 7", 7.0, "Score: 7"),
     ("Score (0 to 10): 3", 3.0, "Score (0 to 10): 3"),
     ("Score: 0-10. The image fits; I give it 8", 8.0, "8"),
+    # float16 artefacts seen from the seeds: long decimal tails, values a hair above 10
+    ("Score: 7.499999999", 7.5, "Score: 7.499999999"),
+    ("Score: 10.00001", 10.0, "Score: 10.00001"),
+    ("分数：9.999999999999", 10.0, "分数:9.999999999999"),
+    ("Score: 3.14159265358979", 3.1416, "Score: 3.14159265358979"),
+    ("Score: 10.009/10", 10.0, "Score: 10.009/10"),
+    ("The answer: 6.0000000001", 6.0, "6.0000000001"),
     ("请在0到10分之间打分。得分：7", 7.0, "得分:7"),
     ("按10分制，这张图6分", 6.0, "6分"),
     ("version 8.6.2 is shown, 5", 5.0, "5"),
@@ -116,6 +123,7 @@ JUNK = [
     "25",
     "Score: 25",
     "10.5",
+    "Score: 10.02",  # more than 0.01 above 10: not a score, not clamped
     "1e5",
     "Score: 1e5",
     "150%",
@@ -205,3 +213,9 @@ else:
     @pytest.mark.skip(reason="hypothesis is not installed; test_random_fragment_combinations_keep_invariants covers it")
     def test_property_score_always_valid() -> None:
         pass
+
+
+def test_float16_artefacts_read_as_the_issue_says() -> None:
+    assert parse_score("Score: 7.499999999").score == 7.5
+    assert parse_score("Score: 10.00001").score == 10.0
+    assert parse_score("Score: 10.5").method == "none"
