@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Reranker": "reranker",
     "Ranking": "results",
+    "Document": "intake.documents",
     "RankResult": "results",
     "parse_score": "scoring.score_parser",
     "ParsedScore": "scoring.score_parser",
@@ -30,6 +31,7 @@ _EXPORTS = {
     "UnsupportedModelError": "errors",
     "ModelLoadError": "errors",
     "InvalidQueryError": "errors",
+    "QueryImageError": "errors",
     "NoImagesError": "errors",
     "TooManyImagesError": "errors",
     "InvalidSettingError": "errors",

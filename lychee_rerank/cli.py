@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidSettingError, LycheeRerankError
+from .errors import InvalidSettingError, LycheeRerankError, NoImagesError, QueryImageError
 from .export import to_csv, to_json, to_table
-from .intake import collect_paths
+from .intake import as_input, collect_paths, prepare_image, read_texts
 from .scoring.query import validate_query
-from .settings import DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MODES, QUANTIZATIONS
+from .settings import DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
 
 logger = logging.getLogger("lychee_rerank.cli")
 
@@ -49,16 +49,20 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _rank_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("rank", help="rank images against a query")
+    parser = subparsers.add_parser("rank", help="rank images (or texts) against a query text and/or image")
     add_model_options(parser)
-    parser.add_argument("--query", required=True, help="what you are looking for (Chinese, English or mixed)")
+    parser.add_argument("--query", default=None, help="what you are looking for (Chinese, English or mixed)")
+    parser.add_argument("--query-image", default=None, metavar="IMAGE",
+                        help="a reference image: rank by likeness to it (with --query too: to both)")
+    parser.add_argument("--texts", default=None, metavar="FILE",
+                        help="rank the texts in FILE (one per line, or JSONL with a 'text' field) instead of images")
     parser.add_argument("--instruction", default=None,
                         help="an instruction preset (default, product, design, generated) or free text")
     parser.add_argument("--top-k", type=int, default=None, help="print only the best K (default: all)")
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--max-images", type=int, default=None,
                         help=f"refuse runs with more images (default {DEFAULT_MAX_IMAGES})")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive) or .zip files")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders (recursive) or .zip files")
     parser.set_defaults(handler=run_rank)
 
 
@@ -116,17 +120,56 @@ def _progress_callback(total_hint: int) -> tuple[Callable, Callable[[], None]]:
     return log_progress, lambda: None
 
 
+def _documents(args: argparse.Namespace) -> list:
+    """The texts of --texts, or the images found in the PATHs (every PATH must exist)."""
+    if args.texts is not None:
+        if args.paths:
+            raise InvalidSettingError("give either --texts FILE or image PATHs, not both")
+        return read_texts(args.texts)
+    if not args.paths:
+        raise NoImagesError("no PATH given: name image files, folders or .zip files (or --texts FILE)")
+    for path in args.paths:
+        if not os.path.lexists(path):
+            raise NoImagesError(f"{path}: no such file or folder")
+    return collect_paths(args.paths, max_images=args.max_images or DEFAULT_MAX_IMAGES)
+
+
+def _check_query(args: argparse.Namespace) -> None:
+    """An empty query or an unreadable query image fails before any model work."""
+    if args.query_image is None or args.query is not None and args.query.strip():
+        validate_query(args.query or "")
+    if args.query_image is None:
+        return
+    if not Path(args.query_image).is_file():
+        raise QueryImageError(f"query image {args.query_image}: no such file")
+    prepared = prepare_image(as_input(args.query_image, 0), max_pixels=MIN_PIXELS)
+    if prepared.failed:
+        raise QueryImageError(f"query image {args.query_image} cannot be read: {prepared.warning}")
+
+
+def _quiet_model_loading(args: argparse.Namespace) -> None:
+    """-q also hides transformers' weight-loading progress bar."""
+    if args.quiet:
+        # lazy: transformers is imported by the reranker anyway; the argument checks run before it
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def run_rank(args: argparse.Namespace) -> int:
-    validate_query(args.query)  # an empty query fails before any model work
+    _check_query(args)
+    documents = _documents(args)
     # lazy: the reranker imports torch and transformers (seconds); argument errors above come first
     from .reranker import Reranker
 
-    inputs = collect_paths(args.paths, max_images=args.max_images or DEFAULT_MAX_IMAGES)
+    _quiet_model_loading(args)
     reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
     logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
-    on_progress, close = _progress_callback(len(inputs))
+    rank = reranker.rank_texts if args.texts is not None else reranker.rank
+    on_progress, close = _progress_callback(len(documents))
     try:
-        ranking = reranker.rank(args.query, inputs, instruction=args.instruction, on_progress=on_progress)
+        ranking = rank(args.query, documents, query_image=args.query_image, instruction=args.instruction,
+                       on_progress=on_progress)
     finally:
         close()
     for warning in ranking.warnings:
@@ -150,6 +193,7 @@ def run_bench(args: argparse.Namespace) -> int:
     # lazy: evaluation loads models through torch and transformers
     from .evaluation import compare_dtypes, comparison_table
 
+    _quiet_model_loading(args)
     options = {k: v for k, v in reranker_kwargs(args).items() if k != "dtype"}
     report = compare_dtypes(args.model, dtypes, labels, instruction=args.instruction, **options)
     if args.out:

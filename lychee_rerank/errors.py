@@ -31,6 +31,10 @@ class InvalidQueryError(LycheeRerankError, ValueError):
     """The query is empty or otherwise unusable."""
 
 
+class QueryImageError(InvalidQueryError):
+    """The query image cannot be read: without it there is nothing to rank against."""
+
+
 class NoImagesError(LycheeRerankError, ValueError):
     """No images were given or found."""
 

@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); 
     from .intake import ImageInput
 
 # The CSV keeps the contract's columns plus the few extras a spreadsheet user wants.
-CSV_COLUMNS = (*RECORD_KEYS, "index", "mode", "p_yes", "duplicate_of", "scored_size", "max_pixels", "instruction")
+CSV_COLUMNS = (
+    *RECORD_KEYS, "text", "index", "mode", "p_yes", "duplicate_of", "scored_size", "max_pixels", "instruction",
+)
 
 
 def to_records(results: Iterable[RankResult]) -> list[dict]:

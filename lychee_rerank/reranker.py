@@ -9,48 +9,34 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from .errors import InvalidSettingError
-from .intake import ImageInput, PreparedImage, as_inputs, check_image_count, fit_to_processor, prepare_image
-from .results import Ranking, RankResult, join_warnings, rank_results
+from .intake import (
+    DocumentInput,
+    ImageInput,
+    PreparedImage,
+    as_documents,
+    check_image_count,
+    fit_to_processor,
+    prepare_image,
+)
+from .results import Ranking, join_warnings, rank_results
+from .run import Prepared, ProgressCallback, Run, prepare_query
 from .runtime import devices
 from .runtime.loading import LoadedModel, load_model, pixel_budget
 from .runtime.reclaim import MemoryReclaimer
 from .scoring.base import Score
 from .scoring.modes import choose_mode, make_scorer
-from .scoring.prompts import resolve_instruction
-from .scoring.query import validate_query
-from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PARSE_FAILED, PARSE_SKIPPED
+from .scoring.prompts import Content, resolve_instruction, task_instruction
+from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PARSE_FAILED
 
 logger = logging.getLogger(__name__)
 
 OOM_RETRY_PIXEL_FACTOR = 4  # retry an image that ran out of memory at a quarter of the pixels
-STOPPED_WARNING = "not scored: the run was stopped before this image"
-
-ProgressCallback = Callable[[int, int, RankResult], None]
-
-
-@dataclass
-class _Run:
-    """Mutable bookkeeping of one rank() call."""
-
-    query: str
-    instruction: str | None
-    inputs: list[ImageInput]
-    on_progress: ProgressCallback | None
-    results: dict[int, RankResult] = field(default_factory=dict)
-    first_by_digest: dict[str, int] = field(default_factory=dict)
-
-    def record(self, result: RankResult) -> None:
-        self.results[result.index] = result
-        if self.on_progress is not None:
-            self.on_progress(len(self.results), len(self.inputs), result)
-
-
 class Reranker:
     """Ranks images against a text query with a Qwen2.5-VL based model.
 
@@ -153,20 +139,23 @@ class Reranker:
         }
 
     def rank(
-        self, query: str, images: Iterable[Any], *, instruction: str | None = None,
+        self, query: str | None, images: Iterable[Any], *, query_image: Any = None, instruction: str | None = None,
         on_progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
         on_wait: Callable[[], None] | None = None,
     ) -> Ranking:
-        """Score every image against ``query`` and return them best first.
+        """Score every image (or ``Document``) against the query and return them best first.
 
         Args:
             query: what the user wants, in Chinese, English or both; normalised first
                 (:func:`~lychee_rerank.scoring.query.normalize_query`), cut at 512 tokens.
-            images: file paths, raw bytes, ``(name, bytes)`` pairs, PIL images or
-                ``ImageInput`` objects, in any mix.
-            instruction: an instruction preset (``default``, ``product``, ``design``,
-                ``generated``) or free text; ``None`` means ``default``.
-            on_progress: called as ``on_progress(done, total, result)`` after each image.
+                May be None or empty when ``query_image`` is given.
+            images: file paths, raw bytes, ``(name, bytes)`` pairs, PIL images, ``ImageInput``
+                or ``Document`` objects (an image with its text), in any mix.
+            query_image: a reference image ("more like this one"), in any of those image forms;
+                with a query text too, the query is both.
+            instruction: an instruction preset (``default``, ``product``, ``design``, ``generated``)
+                or free text; ``None`` means the task's default (``prompts.TASK_INSTRUCTIONS``).
+            on_progress: called as ``on_progress(done, total, result)`` after each document.
             should_stop: polled between batches; when it returns True the run ends, keeping
                 what was scored and marking the rest ``skipped``.
             on_wait: called once if another caller holds the model and this run must wait.
@@ -177,8 +166,9 @@ class Reranker:
             with a warning and score 0.0. ``.mode``, ``.warnings`` and ``.stopped`` describe the run.
 
         Raises:
-            InvalidQueryError: the query is empty (before any model work).
-            TooManyImagesError: more than ``max_images`` images.
+            InvalidQueryError: neither a query text nor a query image (before any model work).
+            QueryImageError: the query image cannot be read.
+            TooManyImagesError: more than ``max_images`` documents.
 
         Example::
 
@@ -189,20 +179,49 @@ class Reranker:
             >>> [(r.rank, r.name, r.score) for r in ranking]
             [(1, 'red_circle.png', 9.9909), (2, 'blue_square_on_yellow.png', 0.0029)]
         """
-        clean_query, query_warning = validate_query(query, count_tokens=self._count_tokens)
-        inputs = as_inputs(images)
-        check_image_count(len(inputs), self.max_images, "the images given")
-        run = _Run(clean_query, instruction, inputs, on_progress)
+        documents = as_documents(images)
+        return self._rank(query, query_image, documents, instruction, on_progress, should_stop, on_wait)
+
+    def rank_texts(
+        self, query: str | None, texts: Iterable[str], *, query_image: Any = None, instruction: str | None = None,
+        on_progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
+        on_wait: Callable[[], None] | None = None,
+    ) -> Ranking:
+        """Score texts (captions, product titles) against a query text and/or a query image, best first.
+
+        The arguments are :meth:`rank`'s; ``texts`` are strings (or ``Document`` objects).
+        Results carry the ``text``, a short ``name`` (its first 80 characters) and ``path`` None.
+
+        Example (the demo model was trained on images only, so its text scores carry no meaning)::
+
+            >>> reranker = Reranker.from_pretrained("demo", device="cpu")
+            >>> ranking = reranker.rank_texts("a red circle", ["a red circle", "a blue square"])
+            >>> [(r.rank, r.name, r.score, r.path) for r in ranking]
+            [(1, 'a blue square', 0.0067, None), (2, 'a red circle', 0.0045, None)]
+        """
+        documents = as_documents(texts, texts=True)
+        return self._rank(query, query_image, documents, instruction, on_progress, should_stop, on_wait)
+
+    def _rank(
+        self, query: str | None, query_image: Any, documents: list[DocumentInput], instruction: str | None,
+        on_progress: ProgressCallback | None, should_stop: Callable[[], bool] | None,
+        on_wait: Callable[[], None] | None,
+    ) -> Ranking:
+        check_image_count(len(documents), self.max_images, "the documents given")
+        content, digest, warnings = prepare_query(query, query_image, self._count_tokens, self._prepare)
+        kinds = {document.kind for document in documents}
+        default = task_instruction(content.kind, "text" if kinds == {"text"} else "image")
+        run = Run(content, digest, resolve_instruction(instruction, default), documents, on_progress,
+                  self.mode, self.max_pixels)
         self._acquire(on_wait)
         try:
             stopped = self._score_all(run, should_stop)
         finally:
             self._lock.release()
-        for index, source in enumerate(inputs):
-            run.results.setdefault(index, self._skipped(source, index))
-        warnings = [query_warning] if query_warning else []
+        for index in range(len(documents)):
+            run.results.setdefault(index, run.skipped(index))
         ranked = rank_results(run.results.values())
-        return Ranking(ranked, mode=self.mode, query=clean_query, warnings=warnings, stopped=stopped)
+        return Ranking(ranked, mode=self.mode, query=content.text or "", warnings=warnings, stopped=stopped)
 
     def _acquire(self, on_wait: Callable[[], None] | None) -> None:
         if not self._lock.acquire(blocking=False):
@@ -213,25 +232,28 @@ class Reranker:
     def _count_tokens(self, text: str) -> int:
         return len(self.processor.tokenizer.encode(text, add_special_tokens=False))
 
-    def _score_all(self, run: _Run, should_stop: Callable[[], bool] | None) -> bool:
-        for start in range(0, len(run.inputs), self.batch_size):
+    def _score_all(self, run: Run, should_stop: Callable[[], bool] | None) -> bool:
+        for start in range(0, len(run.documents), self.batch_size):
             if should_stop is not None and should_stop():
-                logger.info("stopped after %d of %d images", len(run.results), len(run.inputs))
+                logger.info("stopped after %d of %d documents", len(run.results), len(run.documents))
                 return True
-            indices = range(start, min(start + self.batch_size, len(run.inputs)))
-            self._score_batch(run, [(i, self._prepare(run.inputs[i])) for i in indices])
+            indices = range(start, min(start + self.batch_size, len(run.documents)))
+            self._score_batch(run, [(i, self._prepare_document(run.documents[i])) for i in indices])
         return False
 
     def _prepare(self, source: ImageInput) -> PreparedImage:
         return prepare_image(source, max_pixels=self.max_pixels, min_pixels=self.min_pixels, recipe_sizing=True)
 
-    def _score_batch(self, run: _Run, batch: list[tuple[int, PreparedImage]]) -> None:
-        to_score: list[tuple[int, PreparedImage]] = []
-        duplicates: list[tuple[int, PreparedImage, int]] = []
+    def _prepare_document(self, document: DocumentInput) -> Prepared:
+        return Prepared(document, self._prepare(document.source) if document.source is not None else None)
+
+    def _score_batch(self, run: Run, batch: list[tuple[int, Prepared]]) -> None:
+        to_score: list[tuple[int, Prepared]] = []
+        duplicates: list[tuple[int, Prepared, int]] = []
         for index, prepared in batch:
             first = run.first_by_digest.get(prepared.digest) if prepared.digest else None
             if prepared.failed:
-                run.record(self._result(run, index, prepared, Score(0.0, "", PARSE_FAILED)))
+                run.record(run.result(index, prepared, Score(0.0, "", PARSE_FAILED)))
             elif first is not None:
                 duplicates.append((index, prepared, first))
             else:
@@ -239,60 +261,40 @@ class Reranker:
                     run.first_by_digest[prepared.digest] = index
                 to_score.append((index, prepared))
         if to_score:
-            scores = self._score_images(run, [prepared for _, prepared in to_score])
+            scores = self._score_documents(run, [prepared for _, prepared in to_score])
             for (index, prepared), score in zip(to_score, scores):
-                run.record(self._result(run, index, prepared, score))
+                run.record(run.result(index, prepared, score))
         for index, prepared, first in duplicates:
-            run.record(self._duplicate(run, index, prepared, run.results[first]))
+            run.record(run.duplicate(index, prepared, run.results[first]))
 
-    def _score_images(self, run: _Run, batch: list[PreparedImage]) -> list[Score]:
+    def _score_documents(self, run: Run, batch: list[Prepared]) -> list[Score]:
         try:
-            return self._forward(run, [prepared.image for prepared in batch])
+            return self._forward(run, [prepared.content() for prepared in batch])
         except torch.OutOfMemoryError:
             self._reclaimer.after_oom()
             if len(batch) > 1:
-                logger.warning("out of memory on a batch of %d; scoring its images one by one", len(batch))
-                return [score for prepared in batch for score in self._score_images(run, [prepared])]
+                logger.warning("out of memory on a batch of %d; scoring its documents one by one", len(batch))
+                return [score for prepared in batch for score in self._score_documents(run, [prepared])]
         return [self._retry_smaller(run, batch[0])]
 
-    def _retry_smaller(self, run: _Run, prepared: PreparedImage) -> Score:
+    def _retry_smaller(self, run: Run, prepared: Prepared) -> Score:
+        if prepared.image is None:
+            return Score(0.0, "", PARSE_FAILED, warning="out of memory scoring this text; not scored")
+        image = prepared.image.image
         # Relative to the image's own size: a small image that ran out of memory at max_pixels is already below it.
-        pixels = min(self.max_pixels, prepared.image.width * prepared.image.height)
-        smaller = fit_to_processor(prepared.image, max(self.min_pixels, pixels // OOM_RETRY_PIXEL_FACTOR))
-        logger.warning("out of memory on %s; retrying at %dx%d", prepared.source.name, *smaller.size)
+        pixels = min(self.max_pixels, image.width * image.height)
+        smaller = fit_to_processor(image, max(self.min_pixels, pixels // OOM_RETRY_PIXEL_FACTOR))
+        logger.warning("out of memory on %s; retrying at %dx%d", prepared.document.name, *smaller.size)
         try:
-            score = self._forward(run, [smaller])[0]
+            score = self._forward(run, [replace(prepared.content(), image=smaller)])[0]
         except torch.OutOfMemoryError:
             self._reclaimer.after_oom()
             return Score(0.0, "", PARSE_FAILED, warning="out of GPU memory even at a smaller size; not scored")
-        prepared.image = smaller
         note = f"out of GPU memory at full size; scored at {smaller.width}x{smaller.height}"
         return replace(score, warning=join_warnings(note, score.warning))
 
-    def _forward(self, run: _Run, images: list) -> list[Score]:
+    def _forward(self, run: Run, documents: list[Content]) -> list[Score]:
         try:
-            return self.scorer.score(run.query, images, run.instruction)
+            return self.scorer.score(run.query, documents, run.instruction)
         finally:
             self._reclaimer.step()
-
-    def _result(self, run: _Run, index: int, prepared: PreparedImage, score: Score) -> RankResult:
-        return RankResult(
-            rank=0, index=index, name=prepared.source.name, score=score.score, raw_output=score.raw_output,
-            parse_method=score.parse_method, warning=join_warnings(prepared.warning, score.warning),
-            path=prepared.source.path, mode=self.mode, p_yes=score.p_yes, p_no=score.p_no,
-            scored_size=score.scored_size, original_size=prepared.original_size, notes=tuple(prepared.notes),
-            instruction=resolve_instruction(run.instruction), max_pixels=self.max_pixels, digest=prepared.digest,
-        )
-
-    def _duplicate(self, run: _Run, index: int, prepared: PreparedImage, first: RankResult) -> RankResult:
-        note = f"duplicate of {first.name} (same bytes): scored once"
-        score = Score(first.score, first.raw_output, first.parse_method, first.p_yes, first.p_no,
-                      scored_size=first.scored_size)
-        base = self._result(run, index, prepared, score)
-        return replace(base, warning=join_warnings(base.warning, note), duplicate_of=first.index)
-
-    def _skipped(self, source: ImageInput, index: int) -> RankResult:
-        return RankResult(
-            rank=0, index=index, name=source.name, score=0.0, raw_output="", parse_method=PARSE_SKIPPED,
-            warning=STOPPED_WARNING, path=source.path, mode=self.mode,
-        )

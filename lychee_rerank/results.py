@@ -46,6 +46,7 @@ class RankResult:
     original_size: tuple[int, int] | None = None
     notes: tuple[str, ...] = ()  # neutral facts (rotated upright, resized), unlike warnings
     duplicate_of: int | None = None
+    text: str | None = None  # a text document's text (None for images)
     instruction: str | None = None  # the instruction text the model was given
     max_pixels: int | None = None  # the pixel budget of the run
     digest: str | None = field(default=None, repr=False)

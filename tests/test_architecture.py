@@ -25,7 +25,7 @@ LAYERS = {
     "settings": 0, "errors": 0,
     "results": 1,
     "intake": 2, "scoring": 2, "runtime": 2,
-    "reranker": 3,
+    "reranker": 3, "run": 3,
     "export": 4, "evaluation": 4, "demo": 4,
     "app": 5,
     "cli": 6,

@@ -140,12 +140,13 @@ def test_out_of_memory_retries_smaller_then_gives_up(tiny_reranker_dir: Path):
     real_score = reranker.scorer.score
     sizes = []
 
-    def tight_memory(query, images, instruction=None):
+    def tight_memory(query, documents, instruction=None):
         # Fault injection standing in for a small GPU: anything over 5,000 pixels "does not fit".
-        sizes.append([im.width * im.height for im in images])
-        if any(im.width * im.height > 5000 for im in images):
+        pixels = [d.image.width * d.image.height for d in documents]
+        sizes.append(pixels)
+        if any(p > 5000 for p in pixels):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_score(query, images, instruction)
+        return real_score(query, documents, instruction)
 
     reranker.scorer.score = tight_memory
     big, small = ("big.png", png_bytes("red", (140, 140))), ("small.png", png_bytes("blue", (56, 56)))

@@ -140,7 +140,7 @@ TEXT: dict[str, dict[str, str]] = {
 # Library warnings are English; the common ones get a translation, the rest are shown as they are.
 _WARNING_PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (re.compile(r"duplicate of (?P<name>.+) \(same bytes\): scored once"), {"zh": "与 {name} 内容相同：只打分一次", "en": "duplicate of {name} (same bytes): scored once"}),
-    (re.compile(r"not scored: the run was stopped before this image"), {"zh": "未打分：运行在此图片之前被停止", "en": "not scored: the run was stopped before this image"}),
+    (re.compile(r"not scored: the run was stopped before this (?P<kind>image|text)"), {"zh": "未打分：运行在处理到这一项之前被停止", "en": "not scored: the run was stopped before this {kind}"}),
     (re.compile(r"^truncated image data", re.I), {"zh": "图片数据不完整（文件提前结束，可能下载或复制不完整）", "en": "truncated image data: the file ends early"}),
     (re.compile(r"^file is empty"), {"zh": "文件为空（0 字节）", "en": "file is empty (0 bytes)"}),
     (re.compile(r"out of GPU memory at full size; scored at (?P<size>\S+)"), {"zh": "显存不足：已按 {size} 的较小尺寸打分", "en": "out of GPU memory at full size; scored at {size}"}),

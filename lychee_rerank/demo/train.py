@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..scoring.prompts import yesno_messages
+from ..scoring.prompts import Content, yesno_messages
 from ..scoring.query import normalize_query
 from ..scoring.yesno import yes_no_token_ids
 from . import scenes
@@ -119,7 +119,7 @@ class Batcher:
         images = [example[1].draw() for example in examples]
         texts = [
             self.processor.apply_chat_template(
-                yesno_messages(example[0], im), tokenize=False, add_generation_prompt=True
+                yesno_messages(Content(text=example[0]), Content(image=im)), tokenize=False, add_generation_prompt=True
             )
             for example, im in zip(examples, images)
         ]

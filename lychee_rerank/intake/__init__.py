@@ -24,6 +24,7 @@ the package.
 from __future__ import annotations
 
 from .decode import PreparedImage, prepare_image
+from .documents import Document, DocumentInput, as_document, as_documents, read_texts, text_name
 from .fit import fit_to_processor
 from .folders import CollectedInputs, collect_inputs, collect_paths
 from .inputs import (
@@ -42,6 +43,12 @@ from .zips import ZipLimits, zip_inputs
 
 __all__ = [
     "CollectedInputs",
+    "Document",
+    "DocumentInput",
+    "as_document",
+    "as_documents",
+    "read_texts",
+    "text_name",
     "ImageInput",
     "PreparedImage",
     "ZipLimits",

@@ -1,12 +1,14 @@
 """What every scorer shares: a Score, and the preprocess → forward → postprocess stages.
 
-A scorer turns one batch of (query, image) pairs into scores with one loaded
-model. Its three stages follow transformers' pipelines: ``preprocess`` builds the
-chat messages, renders the chat template and runs the processor (left padding,
+A scorer turns one batch of (query, document) pairs into scores with one loaded
+model; a query and each document are :class:`~.prompts.Content` (an image, a text,
+or both), so every modality goes through the same stages. They follow
+transformers' pipelines: ``preprocess`` builds the chat messages, renders the
+chat template and runs the processor (left padding,
 the scorer's pixel budget, tensors on the model's device); ``forward`` only runs
 the model; ``postprocess`` turns the model's output into :class:`Score` objects.
-Each Score carries ``scored_size``: the size the model saw, read from the
-processor's ``image_grid_thw`` (patches of 14 px), never our intention.
+Each Score carries ``scored_size``: the size of the document image the model saw,
+read from the processor's ``image_grid_thw`` (patches of 14 px), never our intention.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import torch
 from PIL import Image
 
 from ..settings import DEFAULT_MAX_PIXELS, MIN_PIXELS, PATCH_SIZE
+from .prompts import Content
+
+Pair = Content | str | Image.Image  # one side of a (query, document) pair, or its shorthand
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,8 @@ class Scorer(ABC):
         self.size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
 
     @abstractmethod
-    def messages(self, query: str, image: Image.Image, instruction: str | None) -> list[dict]:
-        """The chat conversation for one (query, image) pair."""
+    def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
+        """The chat conversation for one (query, document) pair."""
 
     @abstractmethod
     def forward(self, inputs: Any) -> Any:
@@ -59,26 +64,56 @@ class Scorer(ABC):
     def postprocess(self, outputs: Any) -> list[Score]:
         """One Score per row of ``forward``'s output."""
 
-    def preprocess(self, query: str, images: list[Image.Image], instruction: str | None = None) -> Any:
-        """Chat template + processor for a batch, left-padded, on the model's device."""
+    def preprocess(self, query: Pair, documents: list[Pair], instruction: str | None = None) -> Any:
+        """Chat template + processor for a batch, left-padded, on the model's device.
+
+        Each sample's images go to the processor in the order they appear in its
+        messages (the query's, then the document's), which is how ``image_grid_thw``'s rows line up.
+        """
+        query, documents = as_content(query), [as_content(d) for d in documents]
         texts = [
             self.processor.apply_chat_template(
-                self.messages(query, image, instruction), tokenize=False, add_generation_prompt=True
+                self.messages(query, document, instruction), tokenize=False, add_generation_prompt=True
             )
-            for image in images
+            for document in documents
         ]
-        batch = self.processor(text=texts, images=images, padding=True, return_tensors="pt", size=self.size)
+        images = [c.image for d in documents for c in (query, d) if c.image is not None]
+        batch = self.processor(
+            text=texts, images=images or None, padding=True, return_tensors="pt", size=self.size
+        )
         return batch.to(self.model.device)
 
-    def score(self, query: str, images: list[Image.Image], instruction: str | None = None) -> list[Score]:
-        """Score a batch of images against ``query``: one Score per image, in order."""
-        inputs = self.preprocess(query, images, instruction)
+    def score(self, query: Pair, documents: list[Pair], instruction: str | None = None) -> list[Score]:
+        """Score a batch of documents against ``query``: one Score per document, in order."""
+        query, documents = as_content(query), [as_content(d) for d in documents]
+        inputs = self.preprocess(query, documents, instruction)
         with torch.inference_mode():
             outputs = self.forward(inputs)
-        sizes = seen_sizes(inputs["image_grid_thw"])
+        sizes = document_sizes(inputs.get("image_grid_thw"), query, documents)
         return [replace(score, scored_size=size) for score, size in zip(self.postprocess(outputs), sizes)]
 
 
-def seen_sizes(image_grid_thw: torch.Tensor) -> list[tuple[int, int]]:
-    """(width, height) in pixels of each image the model saw: its grid of 14-px patches."""
-    return [(int(w) * PATCH_SIZE, int(h) * PATCH_SIZE) for _, h, w in image_grid_thw.tolist()]
+def as_content(item: Pair) -> Content:
+    """A Content from a plain text or a bare image (the text→image shorthand of a query and its documents)."""
+    if isinstance(item, Content):
+        return item
+    if isinstance(item, Image.Image):
+        return Content(image=item)
+    return Content(text=item)
+
+
+def document_sizes(
+    image_grid_thw: torch.Tensor | None, query: Content, documents: list[Content]
+) -> list[tuple[int, int] | None]:
+    """(width, height) in pixels of each document image the model saw (its grid of 14-px patches)."""
+    rows = iter(image_grid_thw.tolist() if image_grid_thw is not None else [])
+    sizes: list[tuple[int, int] | None] = []
+    for document in documents:
+        if query.image is not None:
+            next(rows)  # the query image comes first in every sample
+        if document.image is None:
+            sizes.append(None)
+            continue
+        _, height, width = next(rows)
+        sizes.append((int(width) * PATCH_SIZE, int(height) * PATCH_SIZE))
+    return sizes

@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PIL import Image
-
 from ..settings import GENERATE_MAX_NEW_TOKENS, MODE_GENERATE, PARSE_NONE
 from .base import Score, Scorer
-from .prompts import generate_messages
+from .prompts import Content, generate_messages
 from .score_parser import parse_score
 
 NO_SCORE_WARNING = "no score found in the model's answer; scored 0.0"
@@ -24,8 +22,8 @@ class GenerateScorer(Scorer):
         super().__init__(model, processor, **budget)
         self.max_new_tokens = max_new_tokens
 
-    def messages(self, query: str, image: Image.Image, instruction: str | None) -> list[dict]:
-        return generate_messages(query, image, instruction)
+    def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
+        return generate_messages(query, document, instruction)
 
     def forward(self, inputs: Any) -> list[str]:
         generated = self.model.generate(

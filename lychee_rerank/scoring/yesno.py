@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from PIL import Image
 
 from ..errors import UnsupportedModelError
 from ..settings import MODE_YESNO, PARSE_FAILED, PARSE_YESNO
 from .base import Score, Scorer
-from .prompts import yesno_messages
+from .prompts import Content, yesno_messages
 
 NAN_WARNING = (
     "the model produced NaN/inf logits (float16 overflow is typical for Qwen2.5-VL): "
@@ -47,8 +46,8 @@ class YesNoScorer(Scorer):
         # Looked up once at load, as Qwen's own rerankers do.
         self.no_id, self.yes_id = yes_no_token_ids(processor.tokenizer)
 
-    def messages(self, query: str, image: Image.Image, instruction: str | None) -> list[dict]:
-        return yesno_messages(query, image, instruction)
+    def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
+        return yesno_messages(query, document, instruction)
 
     def forward(self, inputs: Any) -> torch.Tensor:
         # logits_to_keep=1: only the last position's logits, never the full [batch, seq, vocab].
