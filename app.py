@@ -16,7 +16,15 @@ from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, STOPPED, Job
 from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, t, translate_warning
 from lychee_rerank.errors import DemoModelMissingError, LycheeRerankError
 from lychee_rerank.export import to_csv, to_json
-from lychee_rerank.settings import DEFAULT_PIXEL_PRESET, DTYPE_NAMES, MODES, PATCH_FACTOR, PIXEL_PRESETS, UPLOAD_TYPES
+from lychee_rerank.settings import (
+    DEFAULT_PIXEL_PRESET,
+    DTYPE_NAMES,
+    IMAGE_TYPES,
+    MODES,
+    PATCH_FACTOR,
+    PIXEL_PRESETS,
+    UPLOAD_TYPES,
+)
 
 JOB = "lr_job"
 st.set_page_config(page_title="Lychee rerank", page_icon="🍒", layout="wide")
@@ -99,12 +107,17 @@ else:
 job: Job | None = st.session_state.get(JOB)
 folder_allowed = page.is_localhost(st.get_option("server.address"))
 query_text = st.session_state.get("query", "")
+reference = st.session_state.get("reference")
 uploaded = st.session_state.get("uploads") or []
 folder = (st.session_state.get("folder") or "").strip() if folder_allowed else ""
+ranking_texts = st.session_state.get("doc_kind") == "texts"
+texts = page.texts_from_lines(st.session_state.get("texts")) if ranking_texts else None
 
-if page.query_is_empty(query_text):
+if page.query_is_empty(query_text) and reference is None:
     reason = tr("reason_no_query")
-elif not uploaded and not folder:
+elif ranking_texts and not texts:
+    reason = tr("reason_no_texts")
+elif not ranking_texts and not uploaded and not folder:
     reason = tr("reason_no_images")
 elif handle is None:
     reason = tr("reason_no_model")
@@ -118,8 +131,10 @@ if st.session_state.get("run") and reason is None and not (job and job.active):
         settings=settings,
         query=query_text,
         instruction=page.chosen_instruction(st.session_state.get("preset"), st.session_state.get("instruction")),
-        uploads=[(f.name, f.getvalue()) for f in uploaded],
-        folder=folder or None,
+        uploads=[] if ranking_texts else [(f.name, f.getvalue()) for f in uploaded],
+        folder=None if ranking_texts else folder or None,
+        query_image=(reference.name, reference.getvalue()) if reference is not None else None,
+        texts=texts,
     ).start()
     st.session_state[JOB] = job
     st.session_state.shown = page.CARDS_PER_PAGE
@@ -130,19 +145,25 @@ if job is not None and job.active:
 left, right = st.columns([3, 2])
 with left:
     st.text_area(tr("query_label"), placeholder=tr("query_placeholder"), key="query", height=100)
+    st.file_uploader(tr("reference_label"), type=list(IMAGE_TYPES), key="reference", help=tr("reference_help"))
     st.selectbox(
         tr("preset_label"), page.INSTRUCTION_PRESET_NAMES, format_func=lambda p: tr(f"preset_{p}"), key="preset"
     )
     st.text_input(tr("instruction_label"), placeholder=tr("instruction_placeholder"), key="instruction",
                   help=tr("instruction_help"))
 with right:
-    st.file_uploader(tr("uploads_label"), type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
-    if uploaded:
-        st.caption(tr("n_uploaded", n=len(uploaded)))
-    if folder_allowed:
-        st.text_input(tr("folder_label"), placeholder=tr("folder_placeholder"), key="folder")
+    st.radio(tr("doc_kind_label"), ("images", "texts"), format_func=lambda k: tr(f"doc_kind_{k}"), key="doc_kind",
+             horizontal=True)
+    if ranking_texts:
+        st.text_area(tr("texts_label"), placeholder=tr("texts_placeholder"), key="texts", height=180)
     else:
-        st.caption(tr("folder_hidden", address=st.get_option("server.address") or "0.0.0.0"))
+        st.file_uploader(tr("uploads_label"), type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
+        if uploaded:
+            st.caption(tr("n_uploaded", n=len(uploaded)))
+        if folder_allowed:
+            st.text_input(tr("folder_label"), placeholder=tr("folder_placeholder"), key="folder")
+        else:
+            st.caption(tr("folder_hidden", address=st.get_option("server.address") or "0.0.0.0"))
 
 st.button(tr("run"), key="run", type="primary", disabled=reason is not None, help=reason)
 if reason is not None:
@@ -196,15 +217,12 @@ elif job is not None:
 # --- results --------------------------------------------------------------------------------------
 def draw_card(job: Job, result) -> None:
     badge = tr("warning_badge") if result.warning else None
-    st.html(
-        cards.card_html(
-            result,
-            job.thumbnail(result.index),
-            rank_line=tr("rank_line", rank=result.rank, score=cards.format_score(result.score)),
-            badge=badge,
-            warning=translate_warning(lang, result.warning),
-        )
-    )
+    rank_line = tr("rank_line", rank=result.rank, score=cards.format_score(result.score))
+    warning = translate_warning(lang, result.warning)
+    if job.texts is not None:
+        st.html(cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning))
+    else:
+        st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge, warning=warning))
     with st.expander(tr("model_output"), expanded=False):
         st.caption(tr(f"parse_{result.parse_method}") if result.parse_method else "")
         if result.p_yes is not None and result.p_no is not None:
@@ -215,6 +233,7 @@ def draw_card(job: Job, result) -> None:
 
 if job is not None and not job.active and job.results:
     st.subheader(tr("results_header"))
+    st.html(cards.query_html(job.query, job.query_thumbnail(), tr("query_header")))
     c1, c2 = st.columns([3, 1])
     c1.slider(tr("threshold_label"), 0.0, 10.0, 0.0, 0.1, key="threshold")
     c2.selectbox(
@@ -228,7 +247,7 @@ if job is not None and not job.active and job.results:
     d1, d2, d3 = st.columns(3)
     d1.download_button(
         tr("download_csv"),
-        ("\ufeff" + to_csv(job.results)).encode("utf-8"),
+        ("\ufeff" + to_csv(job.results, extra=job.export_fields())).encode("utf-8"),
         "lychee-results.csv",
         "text/csv",
         key="dl_csv",
@@ -236,7 +255,7 @@ if job is not None and not job.active and job.results:
     )
     d2.download_button(
         tr("download_json"),
-        to_json(job.results).encode("utf-8"),
+        to_json(job.results, extra=job.export_fields()).encode("utf-8"),
         "lychee-results.json",
         "application/json",
         key="dl_json",
@@ -249,7 +268,7 @@ if job is not None and not job.active and job.results:
         "application/zip",
         key="dl_zip",
         on_click="ignore",
-        disabled=not shown,
+        disabled=not shown or job.texts is not None,  # texts have no original files to zip
     )
 
     skipped = job.total - len(job.scored)

@@ -22,22 +22,23 @@ CSV_COLUMNS = (
 )
 
 
-def to_records(results: Iterable[RankResult]) -> list[dict]:
-    """Plain dicts in rank order, with the JSON contract's keys first."""
-    return [result.to_record() for result in results]
+def to_records(results: Iterable[RankResult], extra: dict[str, Any] | None = None) -> list[dict]:
+    """Plain dicts in rank order, with the JSON contract's keys first; ``extra`` (run-wide fields
+    such as the query) is added to every record."""
+    return [{**result.to_record(), **(extra or {})} for result in results]
 
 
-def to_json(results: Iterable[RankResult], *, indent: int | None = 2) -> str:
+def to_json(results: Iterable[RankResult], *, indent: int | None = 2, extra: dict[str, Any] | None = None) -> str:
     """One JSON array, best first (DESIGN.md §2)."""
-    return json.dumps(to_records(results), ensure_ascii=False, indent=indent)
+    return json.dumps(to_records(results, extra), ensure_ascii=False, indent=indent)
 
 
-def to_csv(results: Iterable[RankResult]) -> str:
+def to_csv(results: Iterable[RankResult], *, extra: dict[str, Any] | None = None) -> str:
     """CSV with a header row; Excel-friendly when written with a UTF-8 BOM by the caller."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=(*CSV_COLUMNS, *(extra or {})), extrasaction="ignore")
     writer.writeheader()
-    for record in to_records(results):
+    for record in to_records(results, extra):
         writer.writerow(record)
     return buffer.getvalue()
 

@@ -68,6 +68,7 @@ IMAGE_EXTENSIONS = frozenset(
 ZIP_EXTENSION = ".zip"
 # What the app's uploader accepts: every image extension plus zips, without the dots.
 UPLOAD_TYPES = tuple(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS | {ZIP_EXTENSION}))
+IMAGE_TYPES = tuple(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS))  # a single image (the reference)
 
 # --- models --------------------------------------------------------------------------------------
 DEMO_ALIAS = "demo"

@@ -171,3 +171,26 @@ def test_cli_bad_query_image_and_missing_paths_are_one_line_errors(
         code, _, err = run_cli("rank", "--model", str(tiny_reranker_dir), *args)
         lines = [line for line in err.splitlines() if line.strip()]
         assert code == 1 and len(lines) == 1 and needle in lines[0] and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("documents", ["images", "texts"])
+@pytest.mark.parametrize("query_shape", list(QUERY_SHAPES))
+def test_cli_every_query_shape(run_cli, tiny_reranker_dir: Path, five_image_folder: Path, tmp_path: Path,
+                               query_shape: str, documents: str):
+    reference = tmp_path / "reference.png"
+    reference.write_bytes(png_bytes("red", (120, 90)))
+    args = ["--query", "red dress"] if "text" in query_shape else []
+    args += ["--query-image", str(reference)] if "image" in query_shape else []
+    if documents == "texts":
+        texts = tmp_path / "texts.txt"
+        texts.write_text("\n".join(TEXTS), encoding="utf-8")
+        args += ["--texts", str(texts)]
+    else:
+        args.append(str(five_image_folder))
+    code, out, err = run_cli("rank", "--model", str(tiny_reranker_dir), "--format", "json", *args)
+    assert code == 0, err
+    records = json.loads(out)
+    assert len(records) == (4 if documents == "texts" else 5) and [r["rank"] for r in records] == list(
+        range(1, len(records) + 1))
+    task = (query_shape, "text" if documents == "texts" else "image")
+    assert {r["instruction"] for r in records} == {TASK_INSTRUCTIONS[task]}

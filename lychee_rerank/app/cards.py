@@ -27,6 +27,11 @@ CARD_CSS = """
 .lr-top .lr-thumb img { border: 3px solid #4CAF50; border-radius: 4px; }
 .lr-rank { font-weight: 700; margin-top: 0.35rem; }
 .lr-name { font-size: 0.85rem; color: #555; overflow-wrap: anywhere; }
+.lr-text { min-height: 120px; padding: 0.6rem 0.75rem; border-radius: 6px; background: #f4f4f4;
+           white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.95rem; }
+.lr-top .lr-text { border: 3px solid #4CAF50; }
+.lr-query { display: flex; gap: 0.75rem; align-items: center; }
+.lr-query img { max-height: 96px; max-width: 160px; border-radius: 4px; }
 .lr-warn { display: inline-block; margin-top: 0.2rem; padding: 0.05rem 0.4rem; font-size: 0.8rem;
            color: #8a5300; background: #fff4e0; border: 1px solid #f0c36d; border-radius: 4px; }
 </style>
@@ -83,3 +88,25 @@ def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: st
         parts.append(f'<div class="lr-warn" title="{esc(warning or "")}">{esc(badge)}: {esc(warning or "")}</div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def text_card_html(result: RankResult, *, rank_line: str, badge: str | None, warning: str | None) -> str:
+    """One grid card for a text document: the text in a box, then the rank line and any warning."""
+    classes = "lr-card lr-top" if result.rank == 1 else "lr-card"
+    parts = [
+        f'<div class="{classes}" data-rank="{result.rank}">',
+        f'<div class="lr-text">{html.escape(result.text or "")}</div>',
+        f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>',
+    ]
+    if badge:
+        parts.append(f'<div class="lr-warn" title="{esc(warning or "")}">{esc(badge)}: {esc(warning or "")}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def query_html(text: str | None, thumbnail: bytes | None, label: str) -> str:
+    """The query a result grid was ranked against: its reference image and/or text."""
+    src = "data:image/jpeg;base64," + base64.b64encode(thumbnail).decode("ascii") if thumbnail else ""
+    image = f'<img src="{src}" alt="">' if thumbnail else ""
+    words = f"<span>{esc(text)}</span>" if text else ""
+    return f'<div class="lr-query"><b>{esc(label)}</b>{image}{words}</div>'

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import LycheeRerankError
 from ..export import top_k_zip
-from ..intake import ImageInput
+from ..intake import ImageInput, bytes_digest
 from ..results import RankResult
 from ..settings import PARSE_SKIPPED
 from .engine import Engine, ModelHandle, RunSettings, input_digest
@@ -47,6 +47,8 @@ class Job:
     instruction: str | None
     uploads: list[tuple[str, bytes]]
     folder: str | None = None
+    query_image: tuple[str, bytes] | None = None  # a reference image ("more like this one")
+    texts: list[str] | None = None  # rank these texts instead of images
     state: str = PREPARING
     done: int = 0
     total: int = 0
@@ -113,10 +115,15 @@ class Job:
 
     def _prepare(self) -> None:
         """PREPARING: read the inputs and compute the cache key."""
-        self.inputs = inputs_from_sources(self.uploads, self.folder)
+        if self.texts is None:
+            self.inputs = inputs_from_sources(self.uploads, self.folder)
+            digests = [input_digest(item) for item in self.inputs]
+        else:
+            digests = ["text:" + bytes_digest(text.encode("utf-8")) for text in self.texts]
         self.uploads = []  # the inputs hold the bytes now; do not keep two copies
-        self.total = len(self.inputs)
-        digests = [input_digest(item) for item in self.inputs]
+        self.total = len(self.texts if self.texts is not None else self.inputs)
+        if self.query_image is not None:
+            digests.append("query-image:" + bytes_digest(self.query_image[1]))
         self._key = self.engine.cache.key(self.settings, self.query, self.instruction, digests)
 
     def _from_cache(self) -> bool:
@@ -124,7 +131,9 @@ class Job:
         hit = self.engine.cache.get(self._key)
         if hit is None:
             return False
-        self.results = [replace(r, name=self.inputs[r.index].name, path=self.inputs[r.index].path) for r in hit]
+        if self.texts is None:  # same bytes may come under other names this time
+            hit = [replace(r, name=self.inputs[r.index].name, path=self.inputs[r.index].path) for r in hit]
+        self.results = list(hit)
         self.done, self.cached, self.state = self.total, True, DONE
         return True
 
@@ -143,9 +152,11 @@ class Job:
         """RUNNING -> DONE, or STOPPED when Stop was pressed (stopped runs are not cached)."""
         reranker = self.handle.variant(self.settings.mode, self.settings.max_pixels, self.settings.batch_size)
         self.state = RUNNING
-        ranking = reranker.rank(
-            self.query, self.inputs, instruction=self.instruction,
-            on_progress=self._on_progress, should_stop=self._stop.is_set, on_wait=self._on_wait,
+        rank = reranker.rank_texts if self.texts is not None else reranker.rank
+        ranking = rank(
+            self.query, self.texts if self.texts is not None else self.inputs, query_image=self.query_image,
+            instruction=self.instruction, on_progress=self._on_progress, should_stop=self._stop.is_set,
+            on_wait=self._on_wait,
         )
         self.query_warnings = list(ranking.warnings)
         self.results = list(ranking)
@@ -156,7 +167,8 @@ class Job:
             self.state = DONE
 
     def _on_progress(self, done: int, total: int, result: RankResult) -> None:
-        self.thumbnail(result.index)  # made while the run goes on, so the grid appears at once
+        if self.texts is None:
+            self.thumbnail(result.index)  # made while the run goes on, so the grid appears at once
         self.latest, self.done, self.total = result, done, total
         if not self._stop.is_set():
             self.state = RUNNING
@@ -175,3 +187,13 @@ class Job:
 
     def top_k_zip(self, shown: Sequence[RankResult]) -> bytes:
         return top_k_zip(list(shown), self.inputs, len(shown))
+
+    def query_thumbnail(self) -> bytes | None:
+        """A thumbnail of the reference image, for the query shown above the results."""
+        if self.query_image is None:
+            return None
+        return make_thumbnail(ImageInput(name=self.query_image[0], data=self.query_image[1]))
+
+    def export_fields(self) -> dict[str, str | None]:
+        """What the exports record about the query, on every row."""
+        return {"query": self.query or None, "query_image": self.query_image[0] if self.query_image else None}

@@ -40,6 +40,11 @@ def query_is_empty(text: str | None) -> bool:
     return not normalize_query(text or "")
 
 
+def texts_from_lines(text: str | None) -> list[str]:
+    """The candidate texts pasted one per line (blank lines skipped)."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
 def visible_results(results: Sequence[RankResult], threshold: float, top_k: int | str) -> list[RankResult]:
     """The cards to show: scored or failed images (not skipped) at or above the threshold, then the top K."""
     shown = [r for r in results if r.parse_method != PARSE_SKIPPED and r.score >= threshold - 1e-9]

@@ -20,6 +20,17 @@ TEXT: dict[str, dict[str, str]] = {
     },
     # query
     "query_label": {"zh": "查询（中文、英文或混合）", "en": "Query (Chinese, English or mixed)"},
+    "reference_label": {"zh": "参考图（可选：找出与它相似的）", "en": "Reference image (optional: find ones like it)"},
+    "reference_help": {
+        "zh": "只上传参考图：按与它的相似度排序；同时填写查询文本：按“像这张，但……”排序。",
+        "en": "A reference image alone ranks by likeness to it; with a query text too, by \"like this one, but…\".",
+    },
+    "doc_kind_label": {"zh": "排序对象", "en": "Rank"},
+    "doc_kind_images": {"zh": "图片", "en": "Images"},
+    "doc_kind_texts": {"zh": "文本", "en": "Texts"},
+    "texts_label": {"zh": "候选文本（每行一条）", "en": "Candidate texts (one per line)"},
+    "texts_placeholder": {"zh": "红色真丝连衣裙 夏季新款\n蓝色牛仔外套", "en": "Red silk summer dress\nBlue denim jacket"},
+    "query_header": {"zh": "查询：", "en": "Query:"},
     "query_placeholder": {"zh": "例如：红色连衣裙 on a beach", "en": "e.g. a red dress on a beach"},
     "preset_label": {"zh": "指令预设（可选）", "en": "Instruction preset (optional)"},
     "preset_default": {"zh": "通用检索", "en": "General search"},
@@ -48,7 +59,8 @@ TEXT: dict[str, dict[str, str]] = {
     # run
     "run": {"zh": "开始重排序", "en": "Start reranking"},
     "stop": {"zh": "停止", "en": "Stop"},
-    "reason_no_query": {"zh": "请先输入查询文本。", "en": "Type a query first."},
+    "reason_no_query": {"zh": "请先输入查询文本或上传参考图。", "en": "Type a query or add a reference image first."},
+    "reason_no_texts": {"zh": "请粘贴候选文本（每行一条）。", "en": "Paste the candidate texts (one per line)."},
     "reason_no_images": {"zh": "请上传图片或填写本地文件夹。", "en": "Upload images or give a local folder."},
     "reason_running": {"zh": "正在重排序，请等待完成或点击停止。", "en": "A run is in progress: wait for it or press Stop."},
     "reason_no_model": {"zh": "模型尚未加载成功，请先修正侧边栏中的模型设置。", "en": "The model is not loaded: fix the model setting in the sidebar first."},

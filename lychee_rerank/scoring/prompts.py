@@ -84,8 +84,9 @@ class Content:
 
 
 def resolve_instruction(instruction: str | None, default: str = DEFAULT_INSTRUCTION) -> str:
-    """A preset name, free text, or None (``default``) -> the instruction text."""
-    if instruction is None or not instruction.strip():
+    """A preset name, free text, or None -> the instruction text; None and ``"default"`` give ``default``
+    (the task's default instruction)."""
+    if instruction is None or instruction.strip() in ("", "default"):
         return default
     return INSTRUCTION_PRESETS.get(instruction.strip(), instruction.strip())
 

@@ -18,8 +18,9 @@ from lychee_rerank.app import jobs, page
 from lychee_rerank.cli import main
 from lychee_rerank.export import to_json
 from lychee_rerank.results import RankResult
+from lychee_rerank.scoring.prompts import TASK_INSTRUCTIONS
 
-from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, slow_down, wait_until
+from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, png_bytes, slow_down, wait_until
 
 TIMEOUT = 60
 
@@ -76,7 +77,7 @@ def captions(at: AppTest) -> list[str]:
 def test_run_is_disabled_with_a_reason_until_query_and_images(app_env, folder):
     at = open_app()
     assert at.button(key="run").disabled
-    assert "请先输入查询文本。" in captions(at)
+    assert "请先输入查询文本或上传参考图。" in captions(at)
 
     at.text_area(key="query").input("   ").run()  # whitespace only is still empty
     assert at.button(key="run").disabled
@@ -166,6 +167,44 @@ def test_a_custom_instruction_replaces_the_preset_and_is_exported(app_env, folde
     assert {r.instruction for r in job.results} == {"Find the picture with the most red in it."}
     assert json.loads(to_json(job.results))[0]["instruction"] == "Find the picture with the most red in it."
     assert page.chosen_instruction("product", "  ") == "product"
+
+
+def test_a_reference_image_alone_ranks_by_likeness(app_env, folder):
+    at = open_app()
+    at.text_input(key="folder").input(str(folder)).run()
+    assert at.button(key="run").disabled  # no query text and no reference yet
+    at.file_uploader(key="reference").set_value(("reference.png", png_bytes("red"), "image/png")).run()
+    assert not at.button(key="run").disabled
+    at.button(key="run").click().run()
+    job = at.session_state["lr_job"]
+    assert job.wait(TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    assert job.query_image[0] == "reference.png" and len(job.results) == 4
+    assert {r.instruction for r in job.results} == {TASK_INSTRUCTIONS[("image", "image")]}
+    header = next(e.proto.body for e in at.get("html") if 'class="lr-query"' in e.proto.body)
+    assert "data:image/jpeg;base64," in header
+    assert [rank for rank, _ in cards(at)] == [1, 2, 3, 4]
+    records = json.loads(to_json(job.results, extra=job.export_fields()))
+    assert {(r["query"], r["query_image"]) for r in records} == {(None, "reference.png")}
+
+
+def test_the_texts_tab_ranks_pasted_lines_in_text_cards(app_env):
+    at = open_app()
+    at.radio(key="doc_kind").set_value("texts").run()
+    at.text_area(key="query").input("a red dress").run()
+    assert at.button(key="run").disabled  # no texts yet
+    at.text_area(key="texts").input("red silk dress\n\nblue denim jacket\n红色连衣裙\n").run()
+    at.button(key="run").click().run()
+    job = at.session_state["lr_job"]
+    assert job.wait(TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    assert sorted(r.text for r in job.results) == sorted(["red silk dress", "blue denim jacket", "红色连衣裙"])
+    bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
+    assert len(bodies) == 3 and all('class="lr-text"' in b and "<img" not in b for b in bodies)
+    assert [rank for rank, _ in cards(at)] == [1, 2, 3]
+    assert at.get("download_button")[2].proto.disabled  # texts have no originals to zip
 
 
 def test_bad_model_path_shows_an_error_panel_not_a_traceback(monkeypatch, tmp_path):

@@ -96,14 +96,23 @@ def browser_page(width: int = 1400, height: int = 1000):
             browser.close()
 
 
-def rank_images(page, url: str, query: str, files: list[dict]) -> None:
-    """Open the app, type the query, upload the files, press Run and wait for the grid."""
+def uploader(page, label: str):
+    """The file input of the uploader whose label contains ``label``."""
+    return page.locator('[data-testid="stFileUploader"]').filter(has_text=label).locator('input[type="file"]')
+
+
+def rank_images(page, url: str, query: str, files: list[dict], reference: dict | None = None) -> None:
+    """Open the app, type the query (and add a reference image), upload the files, press Run, wait for the grid."""
     page.goto(url)
     query_box = page.locator("textarea").first
     query_box.wait_for(state="visible", timeout=90_000)  # the first run loads the model
-    query_box.fill(query)
-    query_box.press("Control+Enter")
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(files)
+    if query:
+        query_box.fill(query)
+        query_box.press("Control+Enter")
+    if reference is not None:
+        uploader(page, "参考图").set_input_files(reference)
+        page.get_by_text(reference["name"]).first.wait_for(timeout=30_000)
+    uploader(page, "上传图片或 zip").set_input_files(files)
     page.get_by_text(f"已选择 {len(files)} 个文件").wait_for(timeout=30_000)
     run = page.get_by_role("button", name="开始重排序")
     sync_api.expect(run).to_be_enabled(timeout=30_000)
@@ -183,3 +192,38 @@ def test_readme_screenshot(tiny_reranker_dir: Path):
         page.mouse.move(0, 0)
         (ROOT / "docs").mkdir(exist_ok=True)
         tall_screenshot(page, ROOT / "docs" / "screenshot.png")
+
+
+def test_reference_image_upload_run_and_grid(tiny_reranker_dir: Path):
+    """"More like this one": a reference image and no query text, then the ranked grid under the query."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    reference = {"name": "reference.png", "mimeType": "image/png", "buffer": png_bytes("red", (120, 90))}
+    files = [
+        {"name": f"{colour}.png", "mimeType": "image/png", "buffer": png_bytes(colour, (96, 96))}
+        for colour in ("red", "blue", "green")
+    ]
+    with streamlit_server(str(tiny_reranker_dir)) as url, browser_page() as page:
+        rank_images(page, url, "", files, reference=reference)
+        cards = page.locator(".lr-card")
+        assert cards.count() == 3
+        for rank in range(1, 4):
+            assert cards.nth(rank - 1).locator(".lr-rank").inner_text().startswith(f"Rank {rank} | Score:")
+        query = page.locator(".lr-query")
+        assert query.count() == 1 and query.locator("img").count() == 1
+        tall_screenshot(page, ARTIFACTS / "app-reference.png")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("LYCHEE_UPDATE_SCREENSHOT"),
+    reason="set LYCHEE_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-reference.png",
+)
+def test_readme_reference_screenshot():
+    """The demo model and its examples, ranked against the red circle as a reference image."""
+    examples = sorted(p for p in DEMO_EXAMPLES.glob("*.png"))
+    files = [{"name": p.name, "mimeType": "image/png", "buffer": p.read_bytes()} for p in examples[:9]]
+    red_circle = (DEMO_EXAMPLES / "red_circle.png").read_bytes()
+    reference = {"name": "red_circle.png", "mimeType": "image/png", "buffer": red_circle}
+    with streamlit_server("demo") as url, browser_page(1400, 1100) as page:
+        rank_images(page, url, "", files, reference=reference)
+        page.mouse.move(0, 0)
+        tall_screenshot(page, ROOT / "docs" / "screenshot-reference.png")
