@@ -44,6 +44,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantization", choices=QUANTIZATIONS, default=None, help="CUDA only, needs bitsandbytes")
     parser.add_argument("--max-gpu-memory", type=float, default=None,
                         help="GiB per GPU; the rest is offloaded to the CPU")
+    parser.add_argument("--no-vision-cache", action="store_true",
+                        help="do not keep the vision tower's output for later queries (saves memory)")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch (default: all cores; fewer on a busy machine is much faster)")
 
@@ -91,6 +93,8 @@ def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "quantization": args.quantization,
         "max_gpu_memory": args.max_gpu_memory,
     }
+    if args.no_vision_cache:
+        kwargs["vision_cache_mib"] = 0
     if args.max_pixels is not None:
         kwargs["max_pixels"] = args.max_pixels
     if args.min_pixels is not None:

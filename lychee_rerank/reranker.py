@@ -32,6 +32,7 @@ from .runtime.reclaim import MemoryReclaimer
 from .scoring.base import Score
 from .scoring.modes import choose_mode, make_scorer
 from .scoring.prompts import Content, resolve_instruction, task_instruction
+from .scoring.vision_cache import shared_cache
 from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PARSE_FAILED
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Reranker:
     def __init__(
         self, loaded_model: LoadedModel, *, mode: str = "auto", max_pixels: int | None = None,
         min_pixels: int | None = None, batch_size: int = 1, max_images: int = DEFAULT_MAX_IMAGES,
+        vision_cache_mib: float | None = None,
     ):
         if batch_size < 1:
             raise InvalidSettingError(f"batch_size must be at least 1 (got {batch_size})")
@@ -58,6 +60,7 @@ class Reranker:
         self.scorer = make_scorer(
             self.mode, self.model, self.processor, min_pixels=self.min_pixels, max_pixels=self.max_pixels
         )
+        self.scorer.vision_cache = shared_cache(loaded_model, vision_cache_mib, loaded_model.device)
         self.batch_size = batch_size
         self.max_images = max_images
         self._lock = threading.RLock()
@@ -69,6 +72,7 @@ class Reranker:
         mode: str = "auto", max_pixels: int | None = None, min_pixels: int | None = None, batch_size: int = 1,
         attn_implementation: str = "sdpa", quantization: str | None = None, max_gpu_memory: float | None = None,
         memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB, max_images: int = DEFAULT_MAX_IMAGES,
+        vision_cache_mib: float | None = None,
     ) -> Reranker:
         """Load a reranker from a hub id, a local folder, or ``"demo"`` (the bundled demo model).
 
@@ -92,13 +96,12 @@ class Reranker:
             max_gpu_memory: GiB per GPU that device_map may use; the rest goes to the CPU.
             memory_reserve_gib: GiB left free on each GPU for image tensors.
             max_images: the most images one :meth:`rank` call accepts.
+            vision_cache_mib: MiB of vision-tower outputs kept per loaded model, so a second query on the
+                same images skips the tower (yes/no mode); None: 256 on the CPU, 10% of free GPU memory; 0: off.
 
         Returns:
-            A Reranker holding the loaded model.
-
-        Raises:
-            ModelNotFoundError, IncompleteModelError, UnsupportedModelError, ModelLoadError,
-            InvalidSettingError: each with a message that says how to fix the call.
+            A Reranker holding the loaded model. Raises ModelNotFoundError, IncompleteModelError,
+            UnsupportedModelError, ModelLoadError or InvalidSettingError, each saying how to fix the call.
 
         Example::
 
@@ -112,7 +115,7 @@ class Reranker:
         )
         return cls(
             loaded_model, mode=mode, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size,
-            max_images=max_images,
+            max_images=max_images, vision_cache_mib=vision_cache_mib,
         )
 
     @property
@@ -125,17 +128,12 @@ class Reranker:
 
     def describe(self) -> dict[str, Any]:
         """Where and how the model runs, for the app's settings panel and the CLI log."""
+        loaded, cache = self.loaded_model, self.scorer.vision_cache
         return {
-            "model": self.loaded_model.name,
-            "path": self.loaded_model.path,
-            "mode": self.mode,
-            "device": self.loaded_model.device,
-            "dtype": str(self.loaded_model.dtype).replace("torch.", ""),
-            "min_pixels": self.min_pixels,
-            "max_pixels": self.max_pixels,
-            "batch_size": self.batch_size,
-            "vram_gib": devices.vram_in_use_gib(),
-            "notes": list(self.loaded_model.notes),
+            "model": loaded.name, "path": loaded.path, "mode": self.mode, "device": loaded.device,
+            "dtype": str(loaded.dtype).replace("torch.", ""), "min_pixels": self.min_pixels,
+            "max_pixels": self.max_pixels, "batch_size": self.batch_size, "vram_gib": devices.vram_in_use_gib(),
+            "vision_cache": cache.stats() if cache else None, "notes": list(loaded.notes),
         }
 
     def rank(

@@ -44,7 +44,8 @@ def prepare_query(
             f"the query image {prepared.source.name} cannot be read ({prepared.warning}); "
             "give an image file that opens in an image viewer"
         )
-    return Content(text=clean, image=prepared.image), prepared.digest, [warning] if warning else []
+    content = Content(text=clean, image=prepared.image, key=prepared.digest)
+    return content, prepared.digest, [warning] if warning else []
 
 
 @dataclass
@@ -67,7 +68,9 @@ class Prepared:
         return "/".join(part or "" for part in parts)
 
     def content(self) -> Content:
-        return Content(text=self.document.text, image=self.image.image if self.image is not None else None)
+        if self.image is None:
+            return Content(text=self.document.text)
+        return Content(text=self.document.text, image=self.image.image, key=self.image.digest)
 
 
 @dataclass

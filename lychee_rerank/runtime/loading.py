@@ -55,6 +55,7 @@ class LoadedModel:
     device: str
     dtype: torch.dtype
     notes: list[str] = field(default_factory=list)
+    vision_cache: Any = None  # made by the first Reranker that uses one; shared by every Reranker over these weights
 
 
 def looks_like_path(name: str) -> bool:

@@ -22,6 +22,7 @@ from PIL import Image
 
 from ..settings import DEFAULT_MAX_PIXELS, MIN_PIXELS, PATCH_SIZE
 from .prompts import Content
+from .vision_cache import VisionCache, with_cached_features
 
 Pair = Content | str | Image.Image  # one side of a (query, document) pair, or its shorthand
 
@@ -43,6 +44,7 @@ class Scorer(ABC):
     """Scores batches of images against a query with one model and its processor."""
 
     mode = ""
+    reuses_features = False  # True where one forward pass per batch lets cached vision features stand in
 
     def __init__(
         self, model: Any, processor: Any, *, min_pixels: int = MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS
@@ -51,6 +53,8 @@ class Scorer(ABC):
         self.processor = processor
         # Passed with every call, so variants with other budgets can share one loaded processor.
         self.size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
+        self.vision_cache: VisionCache | None = None  # set by the Reranker; None computes every image
+        self.cache_tag = (str(getattr(model, "name_or_path", "")), str(getattr(model, "dtype", "")))
 
     @abstractmethod
     def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
@@ -88,9 +92,17 @@ class Scorer(ABC):
         query, documents = as_content(query), [as_content(d) for d in documents]
         inputs = self.preprocess(query, documents, instruction)
         with torch.inference_mode():
-            outputs = self.forward(inputs)
+            outputs = self.forward(self._model_inputs(inputs, query, documents))
         sizes = document_sizes(inputs.get("image_grid_thw"), query, documents)
         return [replace(score, scored_size=size) for score, size in zip(self.postprocess(outputs), sizes)]
+
+
+    def _model_inputs(self, inputs: Any, query: Content, documents: list[Content]) -> Any:
+        """The processor's batch, with cached vision features in place of pixels where the cache allows."""
+        if self.vision_cache is None or not self.reuses_features or "pixel_values" not in inputs:
+            return inputs
+        keys = [c.key for d in documents for c in (query, d) if c.image is not None]
+        return with_cached_features(self.model, inputs, keys, self.vision_cache, self.cache_tag)
 
 
 def as_content(item: Pair) -> Content:

@@ -69,6 +69,7 @@ class Content:
 
     text: str | None = None
     image: Image.Image | None = None
+    key: str | None = None  # identifies the image's content (its digest) for the vision-feature cache
 
     @property
     def kind(self) -> str:

@@ -40,6 +40,7 @@ class YesNoScorer(Scorer):
     """One forward pass; the judge's p("yes") against p("no") at the last position, × 10."""
 
     mode = MODE_YESNO
+    reuses_features = True  # generate mode re-runs forward per token: it always sends pixels
 
     def __init__(self, model: Any, processor: Any, **budget: int):
         super().__init__(model, processor, **budget)

@@ -101,14 +101,18 @@ def recipe_scores(model_dir: Path, paths: list[Path]) -> list[tuple[float, dict]
     return results
 
 
-def product_scores(model_dir: Path, paths: list[Path]) -> list[tuple[float, dict, tuple[int, int]]]:
-    """p(yes), the inputs the model received and the reported scored_size, through Reranker.rank."""
-    reranker = Reranker.from_pretrained(str(model_dir), device="cpu", dtype="float32")
+def product_scores(model_dir: Path, paths: list[Path], cache_mib: float | None = 0) -> list[tuple[float, dict, tuple]]:
+    """p(yes), the inputs the model received and the reported scored_size, through Reranker.rank.
+
+    With the vision cache on (``cache_mib`` None) the model receives features instead of pixels,
+    so the tensors are compared with it off and the scores both ways.
+    """
+    reranker = Reranker.from_pretrained(str(model_dir), device="cpu", dtype="float32", vision_cache_mib=cache_mib)
     seen: list[dict] = []
     original = reranker.model.forward
 
     def recording(*args, **kwargs):
-        seen.append({name: kwargs[name].detach().clone() for name in TENSORS})
+        seen.append({name: kwargs[name].detach().clone() for name in TENSORS if name in kwargs})
         return original(*args, **kwargs)
 
     reranker.model.forward = recording
@@ -135,6 +139,8 @@ def test_scores_and_tensors_equal_the_published_recipe(
     model_dir = with_processor_cap(source, tmp_path / "model", cap)
     recipe = recipe_scores(model_dir, image_files)
     ours = product_scores(model_dir, image_files)
+    cached = [p for p, _, _ in product_scores(model_dir, image_files, cache_mib=None)]
+    assert max(abs(p - q) for p, q in zip(cached, [p for p, _ in recipe])) <= 1e-5
     worst: dict[str, float] = {}
     for path, (p_recipe, recipe_inputs), (p_ours, our_inputs, scored_size) in zip(image_files, recipe, ours):
         for name in TENSORS:
