@@ -76,37 +76,30 @@ def highlight_score_html(raw_output: str, parse_method: str) -> str:
 
 def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: str | None, warning: str | None) -> str:
     """One grid card: thumbnail, bold 'Rank X | Score: Y' in its band colour, file name, warning badge."""
-    classes = "lr-card lr-top" if result.rank == 1 else "lr-card"
-    src = "data:image/jpeg;base64," + base64.b64encode(thumbnail).decode("ascii")
-    parts = [
-        f'<div class="{classes}" data-rank="{result.rank}">',
-        f'<div class="lr-thumb"><img src="{src}" alt="{esc(result.name)}"></div>',
-        f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>',
-        f'<div class="lr-name" title="{esc(result.name)}">{esc(result.name)}</div>',
-    ]
-    if badge:
-        parts.append(f'<div class="lr-warn" title="{esc(warning or "")}">{esc(badge)}: {esc(warning or "")}</div>')
-    parts.append("</div>")
-    return "".join(parts)
+    top = f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}"></div>'
+    name = f'<div class="lr-name" title="{esc(result.name)}">{esc(result.name)}</div>'
+    return _card(result, top, name, rank_line, badge, warning)
 
 
 def text_card_html(result: RankResult, *, rank_line: str, badge: str | None, warning: str | None) -> str:
     """One grid card for a text document: the text in a box, then the rank line and any warning."""
+    return _card(result, f'<div class="lr-text">{html.escape(result.text or "")}</div>', "", rank_line, badge, warning)
+
+
+def _card(result: RankResult, top: str, name: str, rank_line: str, badge: str | None, warning: str | None) -> str:
     classes = "lr-card lr-top" if result.rank == 1 else "lr-card"
-    parts = [
-        f'<div class="{classes}" data-rank="{result.rank}">',
-        f'<div class="lr-text">{html.escape(result.text or "")}</div>',
-        f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>',
-    ]
-    if badge:
-        parts.append(f'<div class="lr-warn" title="{esc(warning or "")}">{esc(badge)}: {esc(warning or "")}</div>')
-    parts.append("</div>")
-    return "".join(parts)
+    rank = f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>'
+    note = esc(warning or "")
+    flag = f'<div class="lr-warn" title="{note}">{esc(badge)}: {note}</div>' if badge else ""
+    return f'<div class="{classes}" data-rank="{result.rank}">{top}{rank}{name}{flag}</div>'
+
+
+def _data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 def query_html(text: str | None, thumbnail: bytes | None, label: str) -> str:
     """The query a result grid was ranked against: its reference image and/or text."""
-    src = "data:image/jpeg;base64," + base64.b64encode(thumbnail).decode("ascii") if thumbnail else ""
-    image = f'<img src="{src}" alt="">' if thumbnail else ""
+    image = f'<img src="{_data_uri(thumbnail)}" alt="">' if thumbnail else ""
     words = f"<span>{esc(text)}</span>" if text else ""
     return f'<div class="lr-query"><b>{esc(label)}</b>{image}{words}</div>'
