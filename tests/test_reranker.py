@@ -252,3 +252,24 @@ def test_results_record_the_instruction_used(tiny_reranker):
     assert preset.instruction.startswith("Given an e-commerce product description")
     free = tiny_reranker.rank(QUERY, [png_bytes("red")], instruction="find the red one")[0]
     assert free.instruction == "find the red one" and free.to_record()["instruction"] == "find the red one"
+
+
+def test_an_out_of_memory_model_call_is_retried_and_every_image_comes_back(tiny_reranker_dir: Path):
+    """A model wrapper that raises torch.OutOfMemoryError once, as a full GPU would, on a batch of 2."""
+    reranker = Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu", batch_size=2, vision_cache_mib=0)
+    original, raised = reranker.model.forward, []
+
+    def out_of_memory_once(*args, **kwargs):
+        if not raised:
+            raised.append(kwargs["input_ids"].shape[0])
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(*args, **kwargs)
+
+    reranker.model.forward = out_of_memory_once
+    try:
+        results = reranker.rank(QUERY, [png_bytes("red"), png_bytes("blue"), jpeg_bytes("green")])
+    finally:
+        del reranker.model.forward
+    assert raised == [2]  # the first batch failed whole, then its images were scored one by one
+    assert_contract(results, 3)
+    assert all(r.ok and r.warning is None for r in results)
