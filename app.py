@@ -209,7 +209,10 @@ elif job is not None:
     elif job.cached:
         st.success(tr("done_cached", n=len(job.results)))
     else:
-        st.success(tr("done", n=len(job.results), seconds=job.seconds))
+        done = tr("done", n=len(job.results), seconds=job.run_seconds)
+        if job.queued_seconds >= 0.05:
+            done += " " + tr("done_queued", seconds=job.queued_seconds)
+        st.success(done)
     for warning in job.query_warnings:
         st.caption(tr("query_note", warning=warning))
 
@@ -262,13 +265,13 @@ if job is not None and not job.active and job.results:
         on_click="ignore",
     )
     d3.download_button(
-        tr("download_zip", k=len(shown)),
+        tr("download_zip", k=job.zip_count(shown)),
         lambda: job.top_k_zip(shown),
         "lychee-top.zip",
         "application/zip",
         key="dl_zip",
         on_click="ignore",
-        disabled=not shown or job.texts is not None,  # texts have no original files to zip
+        disabled=job.zip_count(shown) == 0,  # texts, failures and duplicates have no file to add
     )
 
     skipped = job.total - len(job.scored)

@@ -52,16 +52,20 @@ def to_table(results: Sequence[RankResult]) -> str:
     return "\n".join(lines)
 
 
+def zippable(results: Sequence[RankResult], inputs: Sequence[ImageInput]) -> list[RankResult]:
+    """The results whose original file goes into the zip: scored, not a duplicate, with a file behind it
+    (a PIL image given through the API has none). A download's label counts these."""
+    return [r for r in results if r.ok and r.duplicate_of is None
+            and (inputs[r.index].data is not None or inputs[r.index].opener is not None)]
+
+
 def top_k_zip(results: Sequence[RankResult], inputs: Sequence[ImageInput], k: int) -> bytes:
-    """The original files of the top-k scored images, named ``01_<name>`` by rank."""
+    """The original files of the best ``k`` zippable results, named ``01_<name>`` by rank."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for result in [r for r in results if r.ok][:k]:
-            source = inputs[result.index]
-            if source.data is None and source.opener is None:
-                continue  # a PIL image given through the API has no original file
+        for result in zippable(results, inputs)[:k]:
             name = PurePosixPath(result.name.replace("\\", "/")).name
-            archive.writestr(f"{result.rank:02d}_{name}", source.read_bytes())
+            archive.writestr(f"{result.rank:02d}_{name}", inputs[result.index].read_bytes())
     return buffer.getvalue()
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from ..errors import LycheeRerankError
-from ..export import top_k_zip
+from ..export import top_k_zip, zippable
 from ..intake import ImageInput, bytes_digest
 from ..results import RankResult
 from ..settings import PARSE_SKIPPED
@@ -60,6 +60,7 @@ class Job:
     cached: bool = False
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    queued_seconds: float = 0.0  # time spent waiting for another tab's run
     _key: str = field(default="", repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -88,7 +89,13 @@ class Job:
 
     @property
     def seconds(self) -> float:
+        """From the Run press to the end (or now), queueing included."""
         return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def run_seconds(self) -> float:
+        """Time spent preparing and scoring, without the wait in the queue."""
+        return self.seconds - self.queued_seconds
 
     @property
     def scored(self) -> list[RankResult]:
@@ -142,11 +149,15 @@ class Job:
         if self.engine.run_lock.acquire(blocking=False):
             return True
         self.state = QUEUED
-        while not self.engine.run_lock.acquire(timeout=QUEUE_POLL_S):
-            if self._stop.is_set():
-                self.results, self.state = [], STOPPED
-                return False
-        return True
+        waiting_since = time.monotonic()
+        try:
+            while not self.engine.run_lock.acquire(timeout=QUEUE_POLL_S):
+                if self._stop.is_set():
+                    self.results, self.state = [], STOPPED
+                    return False
+            return True
+        finally:
+            self.queued_seconds = time.monotonic() - waiting_since
 
     def _score(self) -> None:
         """RUNNING -> DONE, or STOPPED when Stop was pressed (stopped runs are not cached)."""
@@ -187,6 +198,10 @@ class Job:
 
     def top_k_zip(self, shown: Sequence[RankResult]) -> bytes:
         return top_k_zip(list(shown), self.inputs, len(shown))
+
+    def zip_count(self, shown: Sequence[RankResult]) -> int:
+        """How many files the zip of ``shown`` holds (what its label says)."""
+        return len(zippable(list(shown), self.inputs)) if self.texts is None else 0
 
     def query_thumbnail(self) -> bytes | None:
         """A thumbnail of the reference image, for the query shown above the results."""

@@ -12,6 +12,7 @@ from ..intake import ImageInput, collect_paths, inputs_from_uploads, prepare_ima
 from ..results import RankResult
 from ..scoring.query import normalize_query
 from ..settings import PARSE_SKIPPED
+from .cards import format_score
 
 INSTRUCTION_PRESET_NAMES = ("default", "product", "design", "generated")
 TOP_K_CHOICES = ("all", 3, 5, 10, 20, 50, 100)
@@ -46,8 +47,11 @@ def texts_from_lines(text: str | None) -> list[str]:
 
 
 def visible_results(results: Sequence[RankResult], threshold: float, top_k: int | str) -> list[RankResult]:
-    """The cards to show: scored or failed images (not skipped) at or above the threshold, then the top K."""
-    shown = [r for r in results if r.parse_method != PARSE_SKIPPED and r.score >= threshold - 1e-9]
+    """The cards to show: scored or failed images (not skipped) at or above the threshold, then the top K.
+
+    The threshold compares the score as the card shows it (one decimal): 9.99 shows as 10.0 and passes 10.0.
+    """
+    shown = [r for r in results if r.parse_method != PARSE_SKIPPED and float(format_score(r.score)) >= threshold - 1e-9]
     if top_k != "all":
         shown = shown[: int(top_k)]
     return shown

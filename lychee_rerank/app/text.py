@@ -75,6 +75,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "state_stopping": {"zh": "正在停止…（当前图片打完分后停止）", "en": "Stopping… (after the current image)"},
     "done": {"zh": "完成：{n} 张图片已排序，用时 {seconds:.1f} 秒。", "en": "Done: {n} images ranked in {seconds:.1f} s."},
+    "done_queued": {"zh": "（另在队列中等待 {seconds:.1f} 秒）", "en": "(plus {seconds:.1f} s waiting in the queue)"},
     "done_cached": {"zh": "完成：{n} 张图片（使用缓存的分数，未重新打分）。", "en": "Done: {n} images (cached scores reused, nothing rescored)."},
     "stopped": {
         "zh": "已停止：{scored} 张已打分并显示如下，{skipped} 张未处理。",

@@ -333,3 +333,44 @@ def test_cache_key_depends_on_settings_query_and_images():
     assert key != eng.ScoreCache.key(settings, "red", None, ["b", "a"])
     assert key != eng.ScoreCache.key(eng.RunSettings(model="m", mode="generate"), "red", None, ["a", "b"])
     assert key != eng.ScoreCache.key(eng.RunSettings(model="m", max_pixels=123), "red", None, ["a", "b"])
+
+
+# --- issue 16 bugs (each test failed before its fix) -----------------------------------------------
+
+def result_with(index: int, score: float, **extra) -> RankResult:
+    return RankResult(rank=index + 1, index=index, name=f"img{index}.png", score=score, raw_output="",
+                      parse_method="yesno", **extra)
+
+
+def test_the_threshold_compares_the_score_the_card_shows():
+    shown = [result_with(0, 9.9909), result_with(1, 9.94)]
+    assert cards_mod.format_score(9.9909) == "10.0"
+    assert [r.index for r in page.visible_results(shown, 10.0, "all")] == [0]  # the card says 10.0
+    assert [r.index for r in page.visible_results(shown, 9.9, "all")] == [0, 1]
+
+
+def test_the_zip_holds_what_its_label_counts_without_failures_or_duplicates():
+    from lychee_rerank.export import top_k_zip, zippable
+    from lychee_rerank.intake import ImageInput
+
+    inputs = [ImageInput(name=f"img{i}.png", data=bytes([i]) * 8) for i in range(4)]
+    results = [result_with(0, 9.0), result_with(1, 8.0, duplicate_of=0), result_with(2, 7.0),
+               RankResult(rank=4, index=3, name="img3.png", score=0.0, raw_output="", parse_method="failed")]
+    assert [r.index for r in zippable(results, inputs)] == [0, 2]
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(top_k_zip(results, inputs, 4))) as archive:
+        assert len(archive.namelist()) == len(zippable(results, inputs)) == 2
+
+
+def test_a_queued_run_reports_its_waiting_time_apart_from_its_run_time(slow_handle, tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", corrupt=False)
+    engine = eng.Engine()
+    first = new_job(slow_handle, engine, "red", folder).start()
+    assert wait_until(lambda: first.state == jobs.RUNNING, 30)
+    second = new_job(slow_handle, engine, "blue", folder).start()
+    assert wait_until(lambda: second.state == jobs.QUEUED, 10)
+    assert first.wait(60) and second.wait(60)
+    assert second.queued_seconds > 0.2 and first.queued_seconds == 0.0
+    assert second.run_seconds == pytest.approx(second.seconds - second.queued_seconds, abs=1e-6)
