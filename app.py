@@ -165,8 +165,13 @@ with right:
         else:
             st.caption(tr("folder_hidden", address=st.get_option("server.address") or "0.0.0.0"))
 
-st.button(tr("run"), key="run", type="primary", disabled=reason is not None, help=reason)
-if reason is not None:
+# Enabled unless a run is going or no model is loaded: a button disabled until the query box loses
+# focus would swallow the first click after typing (the click only commits the text).
+blocked = (job is not None and job.active) or handle is None
+st.button(tr("run"), key="run", type="primary", disabled=blocked, help=reason)
+if reason is not None and st.session_state.get("run") and not blocked:
+    st.warning(reason)
+elif reason is not None:
     st.caption(reason)
 
 

@@ -115,3 +115,10 @@ def test_installed_command_ranks_in_a_subprocess(tiny_reranker_dir: Path, five_i
     assert done.returncode == 0, done.stderr
     assert_json_contract(json.loads(done.stdout), five_image_folder)
     assert "[5/5]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_quiet_hides_the_weight_loading_bar(cli, tiny_reranker_dir: Path, five_image_folder: Path):
+    """Issue 16 bug 10: -q leaves only warnings and errors on stderr, transformers' loading bar included."""
+    done = cli("-q", "rank", "--model", str(tiny_reranker_dir), "--query", "red", str(five_image_folder))
+    assert done.returncode == 0 and "Loading weights" not in done.stderr
+    assert "Loading weights" not in done.stdout

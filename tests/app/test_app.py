@@ -49,6 +49,7 @@ def run_to_end(at: AppTest, query: str, folder: Path) -> jobs.Job:
     at.run()
     assert not at.button(key="run").disabled
     at.button(key="run").click().run()
+    assert "lr_job" in at.session_state
     job = at.session_state["lr_job"]
     assert job.wait(TIMEOUT), "the run did not finish"
     at.run()
@@ -74,20 +75,25 @@ def captions(at: AppTest) -> list[str]:
 # --- the page ------------------------------------------------------------------------------
 
 
-def test_run_is_disabled_with_a_reason_until_query_and_images(app_env, folder):
+def test_run_says_what_is_missing_and_starts_nothing_until_query_and_images(app_env, folder):
     at = open_app()
-    assert at.button(key="run").disabled
+    assert not at.button(key="run").disabled  # never disabled while idle: see the browser test
     assert "请先输入查询文本或上传参考图。" in captions(at)
 
+    at.button(key="run").click().run()
+    assert "lr_job" not in at.session_state
+    assert [w.value for w in at.warning] == ["请先输入查询文本或上传参考图。"]
+
     at.text_area(key="query").input("   ").run()  # whitespace only is still empty
-    assert at.button(key="run").disabled
+    assert "请先输入查询文本或上传参考图。" in captions(at)
 
     at.text_area(key="query").input("a red circle").run()
-    assert at.button(key="run").disabled
     assert "请上传图片或填写本地文件夹。" in captions(at)
+    at.button(key="run").click().run()
+    assert "lr_job" not in at.session_state and [w.value for w in at.warning] == ["请上传图片或填写本地文件夹。"]
 
     at.text_input(key="folder").input(str(folder)).run()
-    assert not at.button(key="run").disabled
+    assert not [c for c in captions(at) if c.startswith("请")]
 
 
 def test_run_shows_progress_and_a_grid_in_score_order(app_env, folder):
@@ -172,9 +178,9 @@ def test_a_custom_instruction_replaces_the_preset_and_is_exported(app_env, folde
 def test_a_reference_image_alone_ranks_by_likeness(app_env, folder):
     at = open_app()
     at.text_input(key="folder").input(str(folder)).run()
-    assert at.button(key="run").disabled  # no query text and no reference yet
+    assert "请先输入查询文本或上传参考图。" in captions(at)  # no query text and no reference yet
     at.file_uploader(key="reference").set_value(("reference.png", png_bytes("red"), "image/png")).run()
-    assert not at.button(key="run").disabled
+    assert "请先输入查询文本或上传参考图。" not in captions(at)
     at.button(key="run").click().run()
     job = at.session_state["lr_job"]
     assert job.wait(TIMEOUT)
@@ -193,7 +199,7 @@ def test_the_texts_tab_ranks_pasted_lines_in_text_cards(app_env):
     at = open_app()
     at.radio(key="doc_kind").set_value("texts").run()
     at.text_area(key="query").input("a red dress").run()
-    assert at.button(key="run").disabled  # no texts yet
+    assert "请粘贴候选文本（每行一条）。" in captions(at)  # no texts yet
     at.text_area(key="texts").input("red silk dress\n\nblue denim jacket\n红色连衣裙\n").run()
     at.button(key="run").click().run()
     job = at.session_state["lr_job"]
