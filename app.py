@@ -85,7 +85,7 @@ try:
 except DemoModelMissingError:
     model_error = tr("demo_missing")
 except LycheeRerankError as exc:
-    model_error = str(exc)
+    model_error = translate_warning(lang, str(exc))  # in the page's language, without the CLI's --model hint
 except Exception as exc:  # unexpected: still a readable panel
     model_error = f"{type(exc).__name__}: {exc}"
 if model_error:
@@ -109,7 +109,8 @@ folder_allowed = page.is_localhost(st.get_option("server.address"))
 query_text = st.session_state.get("query", "")
 reference = st.session_state.get("reference")
 uploaded = st.session_state.get("uploads") or []
-folder = (st.session_state.get("folder") or "").strip() if folder_allowed else ""
+folder = page.clean_folder(st.session_state.get("folder")) if folder_allowed else ""
+folder_issue = page.folder_problem(folder) if folder else None
 ranking_texts = st.session_state.get("doc_kind") == "texts"
 texts = page.texts_from_lines(st.session_state.get("texts")) if ranking_texts else None
 
@@ -119,6 +120,8 @@ elif ranking_texts and not texts:
     reason = tr("reason_no_texts")
 elif not ranking_texts and not uploaded and not folder:
     reason = tr("reason_no_images")
+elif not ranking_texts and folder_issue is not None:
+    reason = tr(folder_issue[0], path=folder_issue[1])
 elif handle is None:
     reason = tr("reason_no_model")
 else:
@@ -162,6 +165,8 @@ with right:
             st.caption(tr("n_uploaded", n=len(uploaded)))
         if folder_allowed:
             st.text_input(tr("folder_label"), placeholder=tr("folder_placeholder"), key="folder")
+            if folder_issue is not None:  # said as soon as it is typed, not only after Run
+                st.error(tr(folder_issue[0], path=folder_issue[1]))
         else:
             st.caption(tr("folder_hidden", address=st.get_option("server.address") or "0.0.0.0"))
 
@@ -208,7 +213,7 @@ if job is not None and job.active:
 elif job is not None:
     draw_progress(job)
     if job.state == ERROR:
-        st.error(tr("run_failed", error=job.error))
+        st.error(tr("run_failed", error=translate_warning(lang, job.error)))
     elif job.state == STOPPED:
         st.warning(tr("stopped", scored=len(job.scored), skipped=job.total - len(job.scored)))
     elif job.cached:

@@ -57,16 +57,33 @@ def visible_results(results: Sequence[RankResult], threshold: float, top_k: int 
     return shown
 
 
+def clean_folder(text: str | None) -> str:
+    """A folder path as typed or pasted: surrounding spaces and quotes (as file managers copy them) removed."""
+    path = (text or "").strip()
+    while len(path) >= 2 and path[0] == path[-1] and path[0] in "\"'":
+        path = path[1:-1].strip()
+    return path
+
+
+def folder_problem(folder: str) -> tuple[str, str] | None:
+    """(UI text key, path) saying what is wrong with a typed folder, or None when it is a folder."""
+    path = Path(folder).expanduser()
+    if path.is_dir():
+        return None
+    return ("folder_is_file", folder) if path.exists() else ("folder_missing", folder)
+
+
 def inputs_from_sources(uploads: Sequence[tuple[str, bytes]], folder: str | None) -> list[ImageInput]:
     """Uploaded files (zips expanded) and a local folder, in that order."""
     inputs: list[ImageInput] = []
     if uploads:
         inputs.extend(inputs_from_uploads(list(uploads)))
     if folder:
-        path = Path(folder).expanduser()
-        if not path.is_dir():
-            raise NoImagesError(f"no such folder: {folder}")
-        inputs.extend(collect_paths([path]))
+        problem = folder_problem(folder)
+        if problem is not None:
+            what = "is a file, not a folder" if problem[0] == "folder_is_file" else "no such folder"
+            raise NoImagesError(f"{folder}: {what}")
+        inputs.extend(collect_paths([Path(folder).expanduser()]))
     if not inputs:
         raise NoImagesError("no images given: upload images or give a local folder")
     return inputs

@@ -48,7 +48,9 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "上传图片或 zip 压缩包（可多选）",
         "en": "Upload images or zip files (several at once)",
     },
-    "folder_label": {"zh": "或本地文件夹路径（不上传，直接读取）", "en": "Or a local folder path (read in place, not uploaded)"},
+    "folder_label": {"zh": "本地文件夹路径（与上传的图片一起排序；直接读取，不上传）", "en": "Local folder path (ranked together with any uploads; read in place, not uploaded)"},
+    "folder_missing": {"zh": "找不到文件夹：{path}", "en": "No such folder: {path}"},
+    "folder_is_file": {"zh": "这是一个文件，不是文件夹：{path}", "en": "This is a file, not a folder: {path}"},
     "folder_placeholder": {"zh": "/home/me/Pictures/shoot", "en": "/home/me/Pictures/shoot"},
     "folder_hidden": {
         "zh": "本地文件夹读取已关闭：服务器正在监听 {address}，而不是 localhost。为保护本机文件，只有在本机访问时才允许读取文件夹；请改用上传。",
@@ -157,6 +159,29 @@ _WARNING_PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (re.compile(r"^truncated image data", re.I), {"zh": "图片数据不完整（文件提前结束，可能下载或复制不完整）", "en": "truncated image data: the file ends early"}),
     (re.compile(r"^file is empty"), {"zh": "文件为空（0 字节）", "en": "file is empty (0 bytes)"}),
     (re.compile(r"out of GPU memory at full size; scored at (?P<size>\S+)"), {"zh": "显存不足：已按 {size} 的较小尺寸打分", "en": "out of GPU memory at full size; scored at {size}"}),
+    # Intake warnings, run errors and model errors: Chinese only (the English original is shown as it is).
+    (re.compile(r"^very small image \((?P<size>[^)]+)\)"), {"zh": "图片过小（{size}）：已放大后打分，分数可能不可靠"}),
+    (re.compile(r"^extreme aspect ratio \((?P<size>[^,]+), (?P<ratio>[^)]+)\)"), {"zh": "长宽比极端（{size}，{ratio}）：已用白色填充到 100:1 后打分"}),
+    (re.compile(r"^animated image \((?P<n>\d+) frames\)"), {"zh": "动图（{n} 帧）：只对第一帧打分"}),
+    (re.compile(r"^not an image: looks like a text file"), {"zh": "不是图片：看起来是文本文件"}),
+    (re.compile(r"^not an image: looks like a PDF"), {"zh": "不是图片：看起来是 PDF 文件"}),
+    (re.compile(r"^not an image: looks like a zip archive"), {"zh": "不是图片：看起来是 zip 压缩包（请直接上传 .zip 文件以读取其中的图片）"}),
+    (re.compile(r"^not an image: looks like a video"), {"zh": "不是图片：看起来是视频（MP4/MOV）"}),
+    (re.compile(r"^not an image: looks like a web page"), {"zh": "不是图片：看起来是网页（HTML），可能是下载失败"}),
+    (re.compile(r"^not a recognised image format"), {"zh": "无法识别的图片格式"}),
+    (re.compile(r"^truncated or corrupt image data \(a (?P<fmt>\w+) file"), {"zh": "图片数据损坏（{fmt} 文件头无法读取）"}),
+    (re.compile(r"^corrupt image data"), {"zh": "图片数据损坏"}),
+    (re.compile(r"^SVG vector image"), {"zh": "不支持 SVG 矢量图：请导出为 PNG 或 JPEG"}),
+    (re.compile(r"^JPEG XL image"), {"zh": "不支持 JPEG XL：请转换为 JPEG 或 PNG"}),
+    (re.compile(r"^refused: image claims (?P<size>\S+) pixels"), {"zh": "已拒绝：图片声称有 {size} 像素，超过安全上限（可能是解压炸弹）"}),
+    (re.compile(r"^file disappeared before it could be read"), {"zh": "文件在读取前已消失"}),
+    (re.compile(r"^permission denied"), {"zh": "没有权限：无法读取该文件"}),
+    (re.compile(r"^file not found"), {"zh": "找不到文件"}),
+    (re.compile(r"^(?P<path>.+): no such folder$"), {"zh": "找不到文件夹：{path}"}),
+    (re.compile(r"^(?P<path>.+): is a file, not a folder$"), {"zh": "这是一个文件，不是文件夹：{path}"}),
+    (re.compile(r"^no images given"), {"zh": "没有图片：请上传图片或填写本地文件夹"}),
+    (re.compile(r"^model folder (?P<path>.+) does not exist$"), {"zh": "模型文件夹 {path} 不存在"}),
+    (re.compile(r"^pass a folder holding config.json, or --model demo$"), {"zh": "请填写包含 config.json 的文件夹，或填写 demo", "en": "give a folder holding config.json, or type demo"}),
 ]
 
 
@@ -178,7 +203,8 @@ def translate_warning(lang: str, warning: str | None) -> str:
         for pattern, texts in _WARNING_PATTERNS:
             match = pattern.search(part)
             if match:
-                part = texts.get(lang, texts["en"]).format(**match.groupdict())
+                template = texts.get(lang, texts.get("en"))
+                part = template.format(**match.groupdict()) if template else part
                 break
         parts.append(part)
     return "；".join(parts) if lang == "zh" else "; ".join(parts)

@@ -219,6 +219,7 @@ def test_bad_model_path_shows_an_error_panel_not_a_traceback(monkeypatch, tmp_pa
     assert len(at.error) == 1
     text = at.error[0].value
     assert "无法加载模型" in text and "no-such-model" in text and "demo" in text
+    assert "模型文件夹" in text and "--model" not in text  # issue 16 bug 7: no CLI hint for web users
     assert at.button(key="run").disabled
 
 
@@ -380,3 +381,41 @@ def test_a_queued_run_reports_its_waiting_time_apart_from_its_run_time(slow_hand
     assert first.wait(60) and second.wait(60)
     assert second.queued_seconds > 0.2 and first.queued_seconds == 0.0
     assert second.run_seconds == pytest.approx(second.seconds - second.queued_seconds, abs=1e-6)
+
+
+def test_the_folder_field_takes_a_quoted_path_and_says_at_once_what_is_wrong(app_env, folder, tmp_path):
+    """Issue 16 bug 9: quoted paths, a file called 'no such folder', errors only after Run, the 'or' label."""
+    at = open_app()
+    field = at.text_input(key="folder")
+    assert "与上传的图片一起排序" in field.label and not field.label.startswith("或")
+    at.text_area(key="query").input("a red circle")
+    file = folder / "red_circle.png"
+    at.text_input(key="folder").input(str(file)).run()
+    assert [e.value for e in at.error] == [f"这是一个文件，不是文件夹：{file}"]  # before any Run
+    at.text_input(key="folder").input(str(tmp_path / "nowhere")).run()
+    assert [e.value for e in at.error] == [f"找不到文件夹：{tmp_path / 'nowhere'}"]
+    at.text_input(key="folder").input(f'"{folder}"').run()  # as a file manager copies it
+    assert not at.error
+    at.button(key="run").click().run()
+    job = at.session_state["lr_job"]
+    assert job.wait(TIMEOUT) and job.state == jobs.DONE and len(job.results) == 4
+    assert page.clean_folder("  '/a b/c'  ") == "/a b/c"
+
+
+@pytest.mark.parametrize("warning", [
+    "very small image (8×8): enlarged for the model; its score may be unreliable",
+    "not an image: looks like a text file",
+    "not an image: looks like a web page (HTML), perhaps a failed download",
+    "extreme aspect ratio (3000×20, 150:1): padded with white to 100:1 for the model",
+    "animated image (12 frames): only the first frame was scored",
+    "truncated or corrupt image data (a PNG file whose header cannot be read)",
+    "/home/me/shoot: no such folder",
+    "file not found",
+])
+def test_the_chinese_page_shows_intake_warnings_in_chinese(warning):
+    """Issue 16 bug 7: the Chinese UI mixed in English intake warnings and run errors."""
+    from lychee_rerank.app.text import translate_warning
+
+    chinese = translate_warning("zh", warning)
+    assert chinese != warning and any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
+    assert translate_warning("en", warning) == warning
