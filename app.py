@@ -257,6 +257,7 @@ if job is not None and not job.active and job.results:
     )
     shown = page.visible_results(job.results, st.session_state.threshold, st.session_state.top_k)
 
+    zipped = job.zip_count(shown)
     d1, d2, d3 = st.columns(3)
     d1.download_button(
         tr("download_csv"),
@@ -275,13 +276,13 @@ if job is not None and not job.active and job.results:
         on_click="ignore",
     )
     d3.download_button(
-        tr("download_zip", k=job.zip_count(shown)),
+        tr("download_zip", k=zipped),
         lambda: job.top_k_zip(shown),
         "lychee-top.zip",
         "application/zip",
         key="dl_zip",
         on_click="ignore",
-        disabled=job.zip_count(shown) == 0,  # texts, failures and duplicates have no file to add
+        disabled=zipped == 0,  # texts, failures and duplicates have no file to add
     )
 
     skipped = job.total - len(job.scored)

@@ -206,18 +206,19 @@ class Reranker:
         on_wait: Callable[[], None] | None,
     ) -> Ranking:
         check_image_count(len(documents), self.max_images, "the documents given")
-        content, digest, warnings = prepare_query(query, query_image, self._count_tokens, self._prepare)
+        content, warnings = prepare_query(query, query_image, self._count_tokens, self._prepare)
         kinds = {document.kind for document in documents}
         default = task_instruction(content.kind, "text" if kinds == {"text"} else "image")
-        run = Run(content, digest, resolve_instruction(instruction, default), documents, on_progress,
-                  self.mode, self.max_pixels)
+        run = Run(content, resolve_instruction(instruction, default), documents, on_progress, self.mode,
+                  self.max_pixels)
         self._acquire(on_wait)
         try:
             stopped = self._score_all(run, should_stop)
         finally:
             self._lock.release()
         for index in range(len(documents)):
-            run.results.setdefault(index, run.skipped(index))
+            if index not in run.results:
+                run.results[index] = run.skipped(index)
         ranked = rank_results(run.results.values())
         return Ranking(ranked, mode=self.mode, query=content.text or "", warnings=warnings, stopped=stopped)
 

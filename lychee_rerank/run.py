@@ -27,14 +27,14 @@ ProgressCallback = Callable[[int, int, RankResult], None]
 
 def prepare_query(
     text: str | None, image: Any, count_tokens: Callable[[str], int], prepare: Callable[[ImageInput], PreparedImage]
-) -> tuple[Content, str | None, list[str]]:
-    """The query as Content (text cut to 512 tokens, image prepared), the image's digest, and warnings.
+) -> tuple[Content, list[str]]:
+    """The query as Content (text cut to 512 tokens, image prepared, its digest as ``key``) and warnings.
 
     Raises InvalidQueryError for neither text nor image, QueryImageError for an unreadable image.
     """
     if image is None:
         clean, warning = validate_query(text or "", count_tokens=count_tokens)
-        return Content(text=clean), None, [warning] if warning else []
+        return Content(text=clean), [warning] if warning else []
     if not isinstance(text, (str, type(None))):
         raise InvalidQueryError(f"the query text must be a string (got {type(text).__name__})")
     clean, warning = validate_query(text, count_tokens=count_tokens) if normalize_query(text or "") else (None, None)
@@ -44,8 +44,7 @@ def prepare_query(
             f"the query image {prepared.source.name} cannot be read ({prepared.warning}); "
             "give an image file that opens in an image viewer"
         )
-    content = Content(text=clean, image=prepared.image, key=prepared.digest)
-    return content, prepared.digest, [warning] if warning else []
+    return Content(text=clean, image=prepared.image, key=prepared.digest), [warning] if warning else []
 
 
 @dataclass
@@ -78,7 +77,6 @@ class Run:
     """Mutable bookkeeping of one rank() call."""
 
     query: Content
-    query_digest: str | None
     instruction: str
     documents: list[DocumentInput]
     on_progress: ProgressCallback | None
@@ -96,7 +94,7 @@ class Run:
         """The RankResult of a scored (or failed) document."""
         image = prepared.image
         notes = tuple(image.notes) if image is not None else ()
-        if image is not None and image.digest and image.digest == self.query_digest:
+        if image is not None and image.digest and image.digest == self.query.key:
             notes += (QUERY_IMAGE_NOTE,)
         return RankResult(
             rank=0, index=index, name=prepared.document.name, score=score.score, raw_output=score.raw_output,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -76,7 +75,7 @@ class ScoreCache:
     def key(settings: RunSettings, query: str, instruction: str | None, digests: Sequence[str]) -> str:
         payload = {"settings": asdict(settings), "query": normalize_query(query), "instruction": instruction,
                    "images": list(digests)}
-        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+        return bytes_digest(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"))
 
     def get(self, key: str) -> list[RankResult] | None:
         with self._lock:

@@ -10,7 +10,6 @@ no path.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NoImagesError
-from .inputs import ImageInput, as_input
+from .inputs import ImageInput, as_input, bytes_digest
 
 TEXT_NAME_CHARS = 80
 
@@ -52,7 +51,7 @@ class DocumentInput:
         return "text"
 
     def text_digest(self) -> str | None:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest() if self.text else None
+        return bytes_digest(self.text.encode("utf-8")) if self.text else None
 
 
 def text_name(text: str) -> str:

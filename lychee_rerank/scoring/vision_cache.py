@@ -99,22 +99,23 @@ def with_cached_features(
     chunks = inputs["pixel_values"].split(grids.prod(-1).tolist())
     entry_keys = [(key, tuple(grid), *tag) if key else None for key, grid in zip(keys, grids.tolist())]
     features = [cache.get(key) if key else None for key in entry_keys]
-    # Each missing image once, even when it appears in several samples (a reference image in every one).
-    first_of = {}
+    # Each missing image once, even when it appears in several samples (a reference image in every one);
+    # an image without a key is its own identity.
+    identities = [key or ("uncached", i) for i, key in enumerate(entry_keys)]
+    first_of: dict[tuple, int] = {}
     for i, found in enumerate(features):
         if found is None:
-            first_of.setdefault(entry_keys[i] or ("uncached", i), i)
-    missing = list(first_of.values())
-    if missing:
+            first_of.setdefault(identities[i], i)
+    if first_of:
+        missing = list(first_of.values())
         computed = model.model.get_image_features(
             torch.cat([chunks[i] for i in missing]), grids[missing], return_dict=True
         ).pooler_output
-        for i, feature in zip(missing, computed):
-            if entry_keys[i]:
-                cache.put(entry_keys[i], feature)
-        by_key = {entry_keys[i] or ("uncached", i): feature for i, feature in zip(missing, computed)}
-        features = [found if found is not None else by_key[entry_keys[i] or ("uncached", i)]
-                    for i, found in enumerate(features)]
+        by_identity = dict(zip(first_of, computed))
+        for identity, feature in by_identity.items():
+            if entry_keys[first_of[identity]]:
+                cache.put(identity, feature)
+        features = [found if found is not None else by_identity[identities[i]] for i, found in enumerate(features)]
     batch = {name: value for name, value in inputs.items() if name != "pixel_values"}
     batch["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=tuple(features))}
     return batch
