@@ -7,16 +7,20 @@ page; runs, the shared model and cache, cards and texts live in ``lychee_rerank/
 from __future__ import annotations
 
 import os
+import time
 
 import streamlit as st
 
 from lychee_rerank.app import cards, page
 from lychee_rerank.app.engine import Engine, ModelHandle, RunSettings
-from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, STOPPED, Job
+from lychee_rerank.app.jobs import ERROR, PICK, PREPARING, QUEUED, REJECT, RUNNING, STOPPED, Job
+from lychee_rerank.app.sessions import SessionStore, new_session_id
 from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, t, translate_warning
 from lychee_rerank.errors import DemoModelMissingError, LycheeRerankError
 from lychee_rerank.export import to_csv, to_json
 from lychee_rerank.settings import (
+    BATCH_AUTO,
+    BATCH_CHOICES,
     DEFAULT_PIXEL_PRESET,
     DTYPE_NAMES,
     IMAGE_TYPES,
@@ -27,8 +31,25 @@ from lychee_rerank.settings import (
 )
 
 JOB = "lr_job"
+VIEWING = "lr_viewing"  # the input index shown in the full-size view, or None
+SESSION = "lr_session"  # this browser session's id, also in the URL (?s=...)
+PREVIOUS = "lr_previous_job"  # the run before the current one, shown until the new run has results
 st.set_page_config(page_title="Lychee rerank", page_icon="🍒", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def session_store() -> SessionStore:
+    return SessionStore()
+
+
+# A reload (or the same URL in a new tab) gets this session's choices, results and marks back.
+if SESSION not in st.session_state:
+    session_id = st.query_params.get("s") or new_session_id()
+    session_store().restore(session_id, st.session_state, JOB)
+    st.session_state[SESSION] = session_id
+    st.query_params["s"] = session_id
 lang = st.session_state.get("lang", DEFAULT_LANGUAGE)
+page.keep_choices_across_languages(st.session_state, lang)
 
 
 def tr(key: str, **values) -> str:
@@ -49,26 +70,30 @@ def model_handle(model: str, dtype: str) -> ModelHandle:
 with st.sidebar:
     st.radio(tr("language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", horizontal=True)
     st.header(tr("settings"))
-    st.text_input(tr("model_label"), value=os.environ.get("LYCHEE_MODEL", "demo"), key="model", help=tr("model_help"))
+    st.session_state.setdefault("model", os.environ.get("LYCHEE_MODEL", "demo"))
+    st.text_input(tr("model_label"), key="model", help=tr("model_help"))
     st.selectbox(tr("mode_label"), MODES, format_func=lambda m: tr(f"mode_{m}"), key="mode")
     st.selectbox(
         tr("dtype_label"), DTYPE_NAMES, format_func=lambda d: tr("dtype_auto") if d == "auto" else d, key="dtype"
     )
+    st.session_state.setdefault("pixels", DEFAULT_PIXEL_PRESET)
     st.radio(
         tr("pixels_label"),
         list(PIXEL_PRESETS),
-        index=list(PIXEL_PRESETS).index(DEFAULT_PIXEL_PRESET),
         format_func=lambda p: tr(f"pixels_{p}", patches=(PIXEL_PRESETS[p] or 0) // PATCH_FACTOR**2),
         help=tr("pixels_help"),
         key="pixels",
     )
-    st.number_input(tr("batch_label"), min_value=1, max_value=32, value=1, step=1, key="batch")
+    st.selectbox(
+        tr("batch_label"), BATCH_CHOICES, format_func=lambda b: tr("batch_auto") if b == BATCH_AUTO else str(b),
+        help=tr("batch_help"), key="batch",
+    )
     settings = RunSettings(
         model=st.session_state.model.strip(),
         dtype=st.session_state.dtype,
         mode=st.session_state.mode,
         max_pixels=PIXEL_PRESETS[st.session_state.pixels],
-        batch_size=int(st.session_state.batch),
+        batch_size=st.session_state.batch,
     )
     info_box = st.container()
 
@@ -92,6 +117,11 @@ if model_error:
     st.error(f"**{tr('model_error_title')}**\n\n{model_error}\n\n{tr('model_error_fix')}")
 else:
     info = reranker.describe()
+    if page.is_demo(settings.model, info.get("path")):
+        with st.container(border=True):
+            st.info(tr("demo_banner"), icon=":material/science:")
+            st.button(tr("demo_load_examples"), key="demo_examples", on_click=page.load_demo_examples,
+                      args=(st.session_state,))
     with info_box:
         st.subheader(tr("in_use"))
         st.markdown(
@@ -102,6 +132,24 @@ else:
         )
         for note in info.get("notes") or []:
             st.caption(note)
+
+# --- recent runs of this process (of this session only when others can reach the server) ----------
+def reopen(job: Job) -> None:
+    st.session_state[JOB] = job
+    st.session_state[VIEWING] = None
+
+
+with st.sidebar:
+    mine_only = None if page.is_localhost(st.get_option("server.address")) else st.session_state[SESSION]
+    current = st.session_state.get(JOB)
+    recent = [(when, run) for when, run in session_store().recent(mine_only)
+              if run is not current and not run.active and run.results]
+    if recent:
+        st.subheader(tr("recent_header"))
+    for when, run in recent:
+        label = tr("recent_line", time=time.strftime("%H:%M", time.localtime(when)),
+                   query=page.short_query(run.query) or tr("recent_reference"), n=len(run.results))
+        st.button(label, key=f"recent_{id(run)}", on_click=reopen, args=(run,), width="stretch")
 
 # --- start a run: the Run button's click is known before the page is drawn ---------------------
 job: Job | None = st.session_state.get(JOB)
@@ -128,6 +176,7 @@ else:
     reason = None
 
 if st.session_state.get("run") and reason is None and not (job and job.active):
+    st.session_state[PREVIOUS] = job if job is not None and job.results else st.session_state.get(PREVIOUS)
     job = Job(
         handle=handle,
         engine=engine(),
@@ -173,7 +222,7 @@ with right:
 # Enabled unless a run is going or no model is loaded: a button disabled until the query box loses
 # focus would swallow the first click after typing (the click only commits the text).
 blocked = (job is not None and job.active) or handle is None
-st.button(tr("run"), key="run", type="primary", disabled=blocked, help=reason)
+st.button(tr("run"), key="run", type="primary", disabled=blocked, help=reason, shortcut="Ctrl+Enter")
 if reason is not None and st.session_state.get("run") and not blocked:
     st.warning(reason)
 elif reason is not None:
@@ -182,19 +231,22 @@ elif reason is not None:
 
 # --- progress -----------------------------------------------------------------------------------
 def draw_progress(job: Job) -> None:
-    total = max(job.total, 1)
-    st.progress(min(job.done / total, 1.0), text=tr("progress", done=job.done, total=job.total))
-    latest = job.latest
+    done, total, latest = job.progress()  # one moment's figures, never a count beside another result
+    st.progress(min(done / max(total, 1), 1.0), text=tr("progress", done=done, total=total))
     if job.state == QUEUED:
         st.info(tr("state_queued"))
     elif job.stopping:
         st.caption(tr("state_stopping"))
     elif job.state == PREPARING:
         st.caption(tr("state_preparing"))
+    elif job.state == RUNNING and done == 0:
+        st.caption(tr("state_scoring"))
     if latest is not None and job.active:
-        st.caption(tr("status_latest", n=job.done, name=latest.name, score=cards.format_score(latest.score)))
+        st.caption(tr("status_latest", name=latest.name, score=cards.format_score(latest.score)))
         if latest.warning:
-            st.caption("⚠ " + tr("status_warning", n=job.done, warning=translate_warning(lang, latest.warning)))
+            st.caption("⚠ " + tr("status_warning", warning=translate_warning(lang, latest.warning)))
+    if (rate := job.rate()) is not None and job.active:
+        st.caption(tr("status_speed", rate=rate, eta=page.duration_text(lang, job.eta_seconds() or 0.0)))
 
 
 @st.fragment(run_every=0.5)
@@ -208,8 +260,37 @@ def live_progress() -> None:
     st.button(tr("stop"), key="stop", on_click=job.stop, disabled=job.stopping)
 
 
+# Slower than the progress: each redraw sends its thumbnails again (measured: benchmarks/page_updates.py).
+@st.fragment(run_every=page.LIVE_GRID_EVERY_S)
+def live_grid() -> None:
+    job = st.session_state.get(JOB)
+    if job is not None and job.active:
+        draw_live_grid(job)
+
+
+def draw_live_grid(job: Job) -> None:
+    """The best images so far, filling in as they are scored; until there are any, the previous run's best."""
+    best = job.best_so_far(page.LIVE_CARDS) if job.texts is None else []
+    previous = st.session_state.get(PREVIOUS)
+    if best:
+        st.caption(tr("live_header", n=len(best)))
+        draw_small_cards(job, best)
+    elif previous is not None and previous.texts is None and previous.results:
+        st.caption(tr("previous_header", query=page.short_query(previous.query) or tr("recent_reference")))
+        draw_small_cards(previous, [r for r in previous.results if r.ok][: page.LIVE_CARDS])
+
+
+def draw_small_cards(job: Job, best: list) -> None:
+    for row in range(0, len(best), page.LIVE_COLUMNS):
+        row_cards = zip(st.columns(page.LIVE_COLUMNS), best[row : row + page.LIVE_COLUMNS])
+        for place, (column, result) in enumerate(row_cards, start=row + 1):
+            rank_line = tr("rank_line", rank=place, score=cards.format_score(result.score))
+            column.html(cards.live_card_html(result, job.thumbnail(result.index), rank_line=rank_line))
+
+
 if job is not None and job.active:
     live_progress()
+    live_grid()
 elif job is not None:
     draw_progress(job)
     if job.state == ERROR:
@@ -228,40 +309,121 @@ elif job is not None:
 
 
 # --- results --------------------------------------------------------------------------------------
-def draw_card(job: Job, result) -> None:
+def draw_card(job: Job, result, decimals: int) -> None:
     badge = tr("warning_badge") if result.warning else None
-    rank_line = tr("rank_line", rank=result.rank, score=cards.format_score(result.score))
+    rank_line = tr("rank_line", rank=result.rank, score=cards.format_score(result.score, decimals))
     warning = translate_warning(lang, result.warning)
     if job.texts is not None:
         st.html(cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning))
     else:
         st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge, warning=warning))
+    draw_mark_buttons(job, result.index, prefix=f"card_{result.index}")
     with st.expander(tr("model_output"), expanded=False):
-        st.caption(tr(f"parse_{result.parse_method}") if result.parse_method else "")
-        if result.p_yes is not None and result.p_no is not None:
-            st.caption(tr("probabilities", p_yes=result.p_yes, p_no=result.p_no))
-        body = cards.highlight_score_html(result.raw_output, result.parse_method) or cards.esc(tr("empty_output"))
-        st.html(f'<pre style="white-space:pre-wrap;margin:0">{body}</pre>')
+        draw_model_output(result)
 
 
-if job is not None and not job.active and job.results:
-    st.subheader(tr("results_header"))
-    st.html(cards.query_html(job.query, job.query_thumbnail(), tr("query_header")))
-    c1, c2 = st.columns([3, 1])
-    c1.slider(tr("threshold_label"), 0.0, 10.0, 0.0, 0.1, key="threshold")
+def draw_model_output(result) -> None:
+    st.caption(tr(f"parse_{result.parse_method}") if result.parse_method else "")
+    if result.p_yes is not None and result.p_no is not None:
+        st.caption(tr("probabilities", p_yes=result.p_yes, p_no=result.p_no))
+    body = cards.highlight_score_html(result.raw_output, result.parse_method) or cards.esc(tr("empty_output"))
+    st.html(f'<pre style="white-space:pre-wrap;margin:0">{body}</pre>')
+
+
+def draw_mark_buttons(job: Job, index: int, prefix: str) -> None:
+    """View (cards only), pick and reject: a marked button is highlighted; pressing it again clears the mark."""
+    mark = job.marks.get(index)
+    view, pick, reject = st.columns(3) if prefix.startswith("card") else (None, *st.columns(2))
+    if view is not None:
+        view.button(tr("view"), key=f"{prefix}_view", on_click=open_view, args=(index,), width="stretch",
+                    icon=":material/zoom_in:")
+    in_view = prefix == "view"  # only the full-size view has keys: P picks, X rejects
+    pick.button(tr("pick"), key=f"{prefix}_pick", type="primary" if mark == PICK else "secondary",
+                on_click=job.toggle_mark, args=(index, PICK), width="stretch", shortcut="P" if in_view else None)
+    reject.button(tr("reject"), key=f"{prefix}_reject", type="primary" if mark == REJECT else "secondary",
+                  on_click=job.toggle_mark, args=(index, REJECT), width="stretch", shortcut="X" if in_view else None)
+
+
+def open_view(index: int) -> None:
+    st.session_state[VIEWING] = index
+
+
+def close_view() -> None:
+    st.session_state[VIEWING] = None
+
+
+def step_view(order: list[int], step: int) -> None:
+    position = order.index(st.session_state[VIEWING]) if st.session_state.get(VIEWING) in order else 0
+    st.session_state[VIEWING] = order[(position + step) % len(order)]
+
+
+@st.dialog(" ", width="large", on_dismiss=close_view)
+def full_view(job: Job, order: list[int], decimals: int) -> None:
+    """One result large: image (or text), rank, score, warnings, raw output; arrows step, P/X mark, Esc closes."""
+    index = st.session_state[VIEWING]
+    result = next(r for r in job.results if r.index == index)
+    st.markdown(f"**{tr('rank_line', rank=result.rank, score=cards.format_score(result.score, decimals))}** · "
+                f"{cards.esc(result.name)}")
+    if job.texts is None:
+        preview = job.preview(index)
+        st.image(preview, width=page.display_width(preview))
+    else:
+        st.html(f'<div class="lr-text">{cards.esc(result.text or "")}</div>')
+    if result.warning:
+        st.warning(translate_warning(lang, result.warning))
+    previous, following = st.columns(2)
+    previous.button(tr("view_previous"), key="view_prev", on_click=step_view, args=(order, -1), width="stretch",
+                    shortcut="Left")
+    following.button(tr("view_next"), key="view_next", on_click=step_view, args=(order, 1), width="stretch",
+                     shortcut="Right")
+    draw_mark_buttons(job, index, prefix="view")
+    draw_model_output(result)
+    st.caption(tr("view_keys"))
+
+
+def draw_compare(job: Job, decimals: int) -> None:
+    """2-4 chosen results side by side at full width (images large, or texts)."""
+    by_index = {r.index: r for r in job.scored}
+    chosen = st.multiselect(tr("compare_label"), list(by_index), key="compare", max_selections=4,
+                            format_func=lambda i: f"#{by_index[i].rank} {by_index[i].name}",
+                            placeholder=tr("compare_placeholder"))
+    if len(chosen) < 2:
+        return
+    for column, index in zip(st.columns(len(chosen)), chosen):
+        result = by_index[index]
+        with column:
+            st.markdown(f"**{tr('rank_line', rank=result.rank, score=cards.format_score(result.score, decimals))}**")
+            if job.texts is None:
+                st.image(job.preview(index), caption=result.name, width="stretch")
+            else:
+                st.html(f'<div class="lr-text">{cards.esc(result.text or "")}</div>')
+
+
+def draw_result_controls() -> None:
+    c1, c2, c3, c4, c5 = st.columns([3, 1, 1, 2, 2])
+    st.session_state.setdefault("threshold", 0.0)
+    st.session_state.setdefault("columns", 3)
+    c1.slider(tr("threshold_label"), 0.0, 10.0, step=0.1, key="threshold")
     c2.selectbox(
         tr("top_k_label"),
         page.TOP_K_CHOICES,
         format_func=lambda k: tr("top_k_all") if k == "all" else str(k),
         key="top_k",
     )
-    shown = page.visible_results(job.results, st.session_state.threshold, st.session_state.top_k)
+    c3.select_slider(tr("columns_label"), page.GRID_COLUMNS, key="columns")
+    c4.radio(tr("sort_label"), page.SORT_ORDERS, format_func=lambda o: tr(f"sort_{o}"), key="sort", horizontal=True)
+    c5.selectbox(tr("mark_filter_label"), page.MARK_FILTERS, format_func=lambda f: tr(f"mark_filter_{f}"),
+                 key="mark_filter")
 
+
+def draw_downloads(job: Job, shown: list) -> None:
+    """CSV/JSON of every result (or of the filtered set when a pick filter is on), with marks; zip of the shown."""
+    exported = job.results if st.session_state.mark_filter == "all" else shown
     zipped = job.zip_count(shown)
     d1, d2, d3 = st.columns(3)
     d1.download_button(
         tr("download_csv"),
-        ("\ufeff" + to_csv(job.results, extra=job.export_fields())).encode("utf-8"),
+        ("\ufeff" + to_csv(exported, extra=job.export_fields(), marks=job.marks)).encode("utf-8"),
         "lychee-results.csv",
         "text/csv",
         key="dl_csv",
@@ -269,7 +431,7 @@ if job is not None and not job.active and job.results:
     )
     d2.download_button(
         tr("download_json"),
-        to_json(job.results, extra=job.export_fields()).encode("utf-8"),
+        to_json(exported, extra=job.export_fields(), marks=job.marks).encode("utf-8"),
         "lychee-results.json",
         "application/json",
         key="dl_json",
@@ -285,6 +447,17 @@ if job is not None and not job.active and job.results:
         disabled=zipped == 0,  # texts, failures and duplicates have no file to add
     )
 
+
+if job is not None and not job.active and job.results:
+    st.subheader(tr("results_header"))
+    st.html(cards.query_html(job.query, job.query_thumbnail(), tr("query_header")))
+    draw_result_controls()
+    decimals = page.score_decimals(job.results)
+    shown = page.visible_results(job.results, st.session_state.threshold, st.session_state.top_k, decimals)
+    shown = page.filter_by_mark(shown, job.marks, st.session_state.mark_filter)
+    draw_downloads(job, shown)
+
+    draw_compare(job, decimals)
     skipped = job.total - len(job.scored)
     if job.state == STOPPED and skipped:
         st.caption(tr("skipped_note", n=skipped))
@@ -292,10 +465,16 @@ if job is not None and not job.active and job.results:
     st.caption(tr("showing", shown=len(visible), total=len(job.scored)))
     if not shown:
         st.info(tr("nothing_passes"))
-    for row in range(0, len(visible), 3):
-        for column, result in zip(st.columns(3), visible[row : row + 3]):
+    width = st.session_state.columns
+    grid = page.sorted_for_grid(visible, st.session_state.sort)
+    for row in range(0, len(grid), width):
+        for column, result in zip(st.columns(width), grid[row : row + width]):
             with column:
-                draw_card(job, result)
+                draw_card(job, result, decimals)
     if len(visible) < len(shown) and st.button(tr("show_more"), key="more"):
         st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
         st.rerun()
+    if st.session_state.get(VIEWING) is not None and grid:
+        full_view(job, [r.index for r in grid], decimals)
+
+session_store().save(st.session_state[SESSION], st.session_state, JOB)

@@ -101,7 +101,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     loaded = resolve_model(
         args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache, max_pixels=args.max_pixels
     )
-    reranker = Reranker(loaded, mode=args.mode, max_pixels=args.max_pixels, max_images=max(args.images, 1000))
+    # The vision-feature cache fills up to its bound by design; off here, so growth means a leak.
+    reranker = Reranker(loaded, mode=args.mode, max_pixels=args.max_pixels, max_images=max(args.images, 1000),
+                        vision_cache_mib=0)
     rss_loaded = rss_bytes()
     curve: list[dict[str, Any]] = []
     checkpoints: dict[int, dict[str, Any]] = {}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU figures in one command: Qwen2.5-VL-7B and -3B architectures (random bf16 weights built
 # directly on the GPU, no download), yes/no vs generate at 448x448 and 1024x768, batch 1/2/4/8,
-# plus memory flatness over 200 images on the 7B shape. Writes JSON + text under benchmarks/out/gpu/
+# plus memory flatness over 200 images on the 7B shape, plus the throughput engine (sequential vs prepared
+# ahead, batch 1 vs auto vs 8, padding, a second query, TFLOP/s against the card's peak) on the 7B shape at
+# 448x448, 1024x768 and a mix of phone/screenshot sizes. Writes JSON + text under benchmarks/out/gpu/
 # and prints the combined table last. Refuses at once without CUDA.
 #   usage: bash benchmarks/run_gpu.sh            (PYTHON=... to pick the interpreter)
 set -euo pipefail
@@ -18,4 +20,10 @@ for arch in qwen2.5-vl-7b-arch qwen2.5-vl-3b-arch; do
 done
 $PY benchmarks/memory.py --model qwen2.5-vl-7b-arch --device cuda --images 200 --max-pixels 1003520 \
     --out "$OUT/memory-qwen2.5-vl-7b-arch.json" | tee "$OUT/memory-qwen2.5-vl-7b-arch.txt"
+for sizes in 448x448 1024x768 3024x4032,1024x768,512x512,1920x1080; do
+  tag=$( [ "${sizes#*,}" = "$sizes" ] && echo "$sizes" || echo mixed )
+  $PY benchmarks/engine.py --model qwen2.5-vl-7b-arch --device cuda --images 64 --batch 8 --image-sizes "$sizes" \
+      --max-pixels 1003520 --out "$OUT/engine-7b-$tag.json" | tee "$OUT/engine-7b-$tag.txt"
+done
 $PY benchmarks/summarize.py "$OUT"/*.json | tee "$OUT/summary.md"
+cat "$OUT"/engine-7b-*.txt

@@ -1,4 +1,4 @@
-"""The command line: ``lychee-rerank rank ... PATH...`` and ``lychee-rerank bench`` (DESIGN.md §2).
+"""The command line: ``lychee-rerank rank ... PATH...``, ``bench`` and ``batch`` (DESIGN.md §2).
 
 Argument checks that need no model (an empty query, no images found) run
 before torch is imported, so a mistake is reported at once.
@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .batch.command import add_batch_parser
 from .errors import InvalidSettingError, LycheeRerankError, NoImagesError, QueryImageError
 from .export import to_csv, to_json, to_table
 from .intake import as_input, collect_paths, prepare_image, read_texts
 from .scoring.query import validate_query
-from .settings import DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
+from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
 
 logger = logging.getLogger("lychee_rerank.cli")
 
@@ -29,6 +30,15 @@ DEFAULT_DTYPES = "bfloat16,float16,float32"
 DEMO_LABELS = DEMO_EXAMPLES_DIR / "labels.jsonl"
 
 
+def batch_size_arg(text: str) -> int | str:
+    """``--batch-size``: a whole number of at least 1, or ``auto``."""
+    if text.strip().lower() == BATCH_AUTO:
+        return BATCH_AUTO
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, or 'auto' (got {text!r})")
+    return int(text)
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every subcommand that loads a model."""
     parser.add_argument("--model", default=os.environ.get("LYCHEE_MODEL"), required="LYCHEE_MODEL" not in os.environ,
@@ -36,7 +46,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=MODES, default="auto")
     parser.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=batch_size_arg, default=1, metavar="N|auto",
+                        help="documents per forward pass; auto fills free GPU memory (1 on the CPU)")
     parser.add_argument("--max-pixels", type=int, default=None,
                         help="largest image area the model sees (default: the model's own; 1280*28*28 for lychee)")
     parser.add_argument("--min-pixels", type=int, default=None,
@@ -217,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _rank_parser(subparsers)
     _bench_parser(subparsers)
+    add_batch_parser(subparsers, add_model_options, reranker_kwargs)
     return parser
 
 

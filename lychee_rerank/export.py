@@ -7,7 +7,7 @@ import io
 import json
 import math
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -22,23 +22,36 @@ CSV_COLUMNS = (
 )
 
 
-def to_records(results: Iterable[RankResult], extra: dict[str, Any] | None = None) -> list[dict]:
+def to_records(
+    results: Iterable[RankResult], extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None
+) -> list[dict]:
     """Plain dicts in rank order, with the JSON contract's keys first; ``extra`` (run-wide fields
-    such as the query) is added to every record."""
-    return [{**result.to_record(), **(extra or {})} for result in results]
+    such as the query) is added to every record, and ``marks`` (the app's pick/reject per input index)
+    as a ``mark`` field ("" for none)."""
+    records = [{**result.to_record(), **(extra or {})} for result in results]
+    if marks is not None:
+        for record in records:
+            record["mark"] = marks.get(record["index"], "")
+    return records
 
 
-def to_json(results: Iterable[RankResult], *, indent: int | None = 2, extra: dict[str, Any] | None = None) -> str:
+def to_json(
+    results: Iterable[RankResult], *, indent: int | None = 2, extra: dict[str, Any] | None = None,
+    marks: Mapping[int, str] | None = None,
+) -> str:
     """One JSON array, best first (DESIGN.md §2)."""
-    return json.dumps(to_records(results, extra), ensure_ascii=False, indent=indent)
+    return json.dumps(to_records(results, extra, marks), ensure_ascii=False, indent=indent)
 
 
-def to_csv(results: Iterable[RankResult], *, extra: dict[str, Any] | None = None) -> str:
+def to_csv(
+    results: Iterable[RankResult], *, extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None
+) -> str:
     """CSV with a header row; Excel-friendly when written with a UTF-8 BOM by the caller."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=(*CSV_COLUMNS, *(extra or {})), extrasaction="ignore")
+    columns = (*CSV_COLUMNS, *(extra or {}), *(("mark",) if marks is not None else ()))
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    for record in to_records(results, extra):
+    for record in to_records(results, extra, marks):
         writer.writerow(record)
     return buffer.getvalue()
 

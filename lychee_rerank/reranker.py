@@ -9,35 +9,25 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
-import torch
-
 from .errors import InvalidSettingError
-from .intake import (
-    DocumentInput,
-    ImageInput,
-    PreparedImage,
-    as_documents,
-    check_image_count,
-    fit_to_processor,
-    prepare_image,
-)
-from .results import Ranking, join_warnings, rank_results
-from .run import Prepared, ProgressCallback, Run, prepare_query
+from .execution import RunExecutor
+from .intake import DocumentInput, ImageInput, PreparedImage, as_documents, check_image_count, prepare_image
+from .results import Ranking, rank_results
+from .run import ProgressCallback, Run, prepare_query
 from .runtime import devices
+from .runtime.batching import batch_policy
 from .runtime.loading import LoadedModel, load_model, pixel_budget
 from .runtime.reclaim import MemoryReclaimer
-from .scoring.base import Score
 from .scoring.modes import choose_mode, make_scorer
-from .scoring.prompts import Content, resolve_instruction, task_instruction
+from .scoring.prompts import resolve_instruction, task_instruction
 from .scoring.vision_cache import shared_cache
-from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PARSE_FAILED
+from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PREFETCH_BATCHES
 
 logger = logging.getLogger(__name__)
 
-OOM_RETRY_PIXEL_FACTOR = 4  # retry an image that ran out of memory at a quarter of the pixels
+
 class Reranker:
     """Ranks images against a text query with a Qwen2.5-VL based model.
 
@@ -47,11 +37,12 @@ class Reranker:
 
     def __init__(
         self, loaded_model: LoadedModel, *, mode: str = "auto", max_pixels: int | None = None,
-        min_pixels: int | None = None, batch_size: int = 1, max_images: int = DEFAULT_MAX_IMAGES,
-        vision_cache_mib: float | None = None,
+        min_pixels: int | None = None, batch_size: int | str = 1, max_images: int = DEFAULT_MAX_IMAGES,
+        vision_cache_mib: float | None = None, prefetch_batches: int = PREFETCH_BATCHES,
     ):
-        if batch_size < 1:
-            raise InvalidSettingError(f"batch_size must be at least 1 (got {batch_size})")
+        batch_policy(batch_size, loaded_model.model, "cpu")  # refuses a bad batch_size now, not mid-run
+        if prefetch_batches < 0:
+            raise InvalidSettingError(f"prefetch_batches must be 0 (sequential) or more (got {prefetch_batches})")
         self.loaded_model = loaded_model
         self.model = loaded_model.model
         self.processor = loaded_model.processor
@@ -62,6 +53,8 @@ class Reranker:
         )
         self.scorer.vision_cache = shared_cache(loaded_model, vision_cache_mib, loaded_model.device)
         self.batch_size = batch_size
+        self.prefetch_batches = prefetch_batches
+        self.order_by_size = True  # batches of similar sizes; off only to measure what ordering saves
         self.max_images = max_images
         self._lock = threading.RLock()
         self._reclaimer = MemoryReclaimer()
@@ -69,10 +62,11 @@ class Reranker:
     @classmethod
     def from_pretrained(
         cls, name_or_path: str, *, dtype: str = "auto", device: str = "auto", device_map: Any = "auto",
-        mode: str = "auto", max_pixels: int | None = None, min_pixels: int | None = None, batch_size: int = 1,
-        attn_implementation: str = "sdpa", quantization: str | None = None, max_gpu_memory: float | None = None,
-        memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB, max_images: int = DEFAULT_MAX_IMAGES,
-        vision_cache_mib: float | None = None,
+        mode: str = "auto", max_pixels: int | None = None, min_pixels: int | None = None,
+        batch_size: int | str = 1, attn_implementation: str = "sdpa", quantization: str | None = None,
+        max_gpu_memory: float | None = None, memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB,
+        max_images: int = DEFAULT_MAX_IMAGES, vision_cache_mib: float | None = None,
+        prefetch_batches: int = PREFETCH_BATCHES,
     ) -> Reranker:
         """Load a reranker from a hub id, a local folder, or ``"demo"`` (the bundled demo model).
 
@@ -90,7 +84,8 @@ class Reranker:
                 folder declares (``lychee_reranker.max_pixels`` in config.json), else the published
                 recipe's 1280·28². Images are sized as the recipe sizes them and the processor applies it.
             min_pixels: the smallest image area, likewise (the recipe's 4·28²).
-            batch_size: images per forward pass.
+            batch_size: documents per forward pass, or ``"auto"``: on a GPU as many (of similar size) as a
+                token budget from free GPU memory allows, halved after an out-of-memory error; 1 on the CPU.
             attn_implementation: ``"sdpa"``, ``"eager"`` or ``"flash_attention_2"``.
             quantization: ``None``, ``"int8"`` or ``"nf4"`` (CUDA and bitsandbytes only).
             max_gpu_memory: GiB per GPU that device_map may use; the rest goes to the CPU.
@@ -98,6 +93,8 @@ class Reranker:
             max_images: the most images one :meth:`rank` call accepts.
             vision_cache_mib: MiB of vision-tower outputs kept per loaded model, so a second query on the
                 same images skips the tower (yes/no mode); None: 256 on the CPU, 10% of free GPU memory; 0: off.
+            prefetch_batches: batches decoded and preprocessed ahead of the model on a worker thread,
+                so the GPU does not wait on the CPU; 0 runs everything on the calling thread.
 
         Returns:
             A Reranker holding the loaded model. Raises ModelNotFoundError, IncompleteModelError,
@@ -115,7 +112,7 @@ class Reranker:
         )
         return cls(
             loaded_model, mode=mode, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size,
-            max_images=max_images, vision_cache_mib=vision_cache_mib,
+            max_images=max_images, vision_cache_mib=vision_cache_mib, prefetch_batches=prefetch_batches,
         )
 
     @property
@@ -213,14 +210,15 @@ class Reranker:
                   self.max_pixels)
         self._acquire(on_wait)
         try:
-            stopped = self._score_all(run, should_stop)
+            stats = self._execute(run, should_stop)
         finally:
             self._lock.release()
         for index in range(len(documents)):
             if index not in run.results:
                 run.results[index] = run.skipped(index)
         ranked = rank_results(run.results.values())
-        return Ranking(ranked, mode=self.mode, query=content.text or "", warnings=warnings, stopped=stopped)
+        return Ranking(ranked, mode=self.mode, query=content.text or "", warnings=warnings,
+                       stopped=stats["stopped"], stats=stats)
 
     def _acquire(self, on_wait: Callable[[], None] | None) -> None:
         if not self._lock.acquire(blocking=False):
@@ -231,69 +229,13 @@ class Reranker:
     def _count_tokens(self, text: str) -> int:
         return len(self.processor.tokenizer.encode(text, add_special_tokens=False))
 
-    def _score_all(self, run: Run, should_stop: Callable[[], bool] | None) -> bool:
-        for start in range(0, len(run.documents), self.batch_size):
-            if should_stop is not None and should_stop():
-                logger.info("stopped after %d of %d documents", len(run.results), len(run.documents))
-                return True
-            indices = range(start, min(start + self.batch_size, len(run.documents)))
-            self._score_batch(run, [(i, self._prepare_document(run.documents[i])) for i in indices])
-        return False
+    def _execute(self, run: Run, should_stop: Callable[[], bool] | None) -> dict[str, Any]:
+        policy = batch_policy(self.batch_size, self.model, self.loaded_model.device)  # free memory now, per run
+        executor = RunExecutor(
+            self.scorer, policy, self._prepare, (self.min_pixels, self.max_pixels), self.prefetch_batches,
+            self._reclaimer, order_by_size=self.order_by_size,
+        )
+        return executor.execute(run, should_stop).as_dict()
 
     def _prepare(self, source: ImageInput) -> PreparedImage:
         return prepare_image(source, max_pixels=self.max_pixels, min_pixels=self.min_pixels, recipe_sizing=True)
-
-    def _prepare_document(self, document: DocumentInput) -> Prepared:
-        return Prepared(document, self._prepare(document.source) if document.source is not None else None)
-
-    def _score_batch(self, run: Run, batch: list[tuple[int, Prepared]]) -> None:
-        to_score: list[tuple[int, Prepared]] = []
-        duplicates: list[tuple[int, Prepared, int]] = []
-        for index, prepared in batch:
-            first = run.first_by_digest.get(prepared.digest) if prepared.digest else None
-            if prepared.failed:
-                run.record(run.result(index, prepared, Score(0.0, "", PARSE_FAILED)))
-            elif first is not None:
-                duplicates.append((index, prepared, first))
-            else:
-                if prepared.digest:
-                    run.first_by_digest[prepared.digest] = index
-                to_score.append((index, prepared))
-        if to_score:
-            scores = self._score_documents(run, [prepared for _, prepared in to_score])
-            for (index, prepared), score in zip(to_score, scores):
-                run.record(run.result(index, prepared, score))
-        for index, prepared, first in duplicates:
-            run.record(run.duplicate(index, prepared, run.results[first]))
-
-    def _score_documents(self, run: Run, batch: list[Prepared]) -> list[Score]:
-        try:
-            return self._forward(run, [prepared.content() for prepared in batch])
-        except torch.OutOfMemoryError:
-            self._reclaimer.after_oom()
-            if len(batch) > 1:
-                logger.warning("out of memory on a batch of %d; scoring its documents one by one", len(batch))
-                return [score for prepared in batch for score in self._score_documents(run, [prepared])]
-        return [self._retry_smaller(run, batch[0])]
-
-    def _retry_smaller(self, run: Run, prepared: Prepared) -> Score:
-        if prepared.image is None:
-            return Score(0.0, "", PARSE_FAILED, warning="out of memory scoring this text; not scored")
-        image = prepared.image.image
-        # Relative to the image's own size: a small image that ran out of memory at max_pixels is already below it.
-        pixels = min(self.max_pixels, image.width * image.height)
-        smaller = fit_to_processor(image, max(self.min_pixels, pixels // OOM_RETRY_PIXEL_FACTOR))
-        logger.warning("out of memory on %s; retrying at %dx%d", prepared.document.name, *smaller.size)
-        try:
-            score = self._forward(run, [replace(prepared.content(), image=smaller)])[0]
-        except torch.OutOfMemoryError:
-            self._reclaimer.after_oom()
-            return Score(0.0, "", PARSE_FAILED, warning="out of GPU memory even at a smaller size; not scored")
-        note = f"out of GPU memory at full size; scored at {smaller.width}x{smaller.height}"
-        return replace(score, warning=join_warnings(note, score.warning))
-
-    def _forward(self, run: Run, documents: list[Content]) -> list[Score]:
-        try:
-            return self.scorer.score(run.query, documents, run.instruction)
-        finally:
-            self._reclaimer.step()

@@ -86,15 +86,20 @@ class Ranking(list):
 
     ``mode`` is the scoring mode used, ``query`` the query as the model saw it,
     ``warnings`` run-wide warnings (query truncated), ``stopped`` whether the run
-    was stopped early. Slicing and :meth:`top` keep these attributes.
+    was stopped early, ``stats`` how the model was used (batches, tokens, padding). Slicing and
+    :meth:`top` keep these attributes.
     """
 
-    def __init__(self, results: Iterable[RankResult], *, mode: str, query: str, warnings: list[str], stopped: bool):
+    def __init__(
+        self, results: Iterable[RankResult], *, mode: str, query: str, warnings: list[str], stopped: bool,
+        stats: dict[str, Any] | None = None,
+    ):
         super().__init__(results)
         self.mode = mode
         self.query = query
         self.warnings = list(warnings)
         self.stopped = stopped
+        self.stats = dict(stats or {})
 
     @overload
     def __getitem__(self, index: SupportsIndex) -> RankResult: ...
@@ -115,4 +120,5 @@ class Ranking(list):
         return self._like(self)
 
     def _like(self, results: Iterable[RankResult]) -> Ranking:
-        return Ranking(results, mode=self.mode, query=self.query, warnings=self.warnings, stopped=self.stopped)
+        return Ranking(results, mode=self.mode, query=self.query, warnings=self.warnings, stopped=self.stopped,
+                       stats=self.stats)

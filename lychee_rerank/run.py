@@ -49,18 +49,24 @@ def prepare_query(
 
 @dataclass
 class Prepared:
-    """A document ready to score: its decoded image (None for text documents) and identity."""
+    """A document ready to score: its decoded image (None for text documents) and identity.
+
+    ``problem`` says why preparing it failed in a way intake did not foresee (it is then not scored).
+    """
 
     document: DocumentInput
     image: PreparedImage | None
+    problem: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.image is not None and self.image.failed
+        return self.problem is not None or (self.image is not None and self.image.failed)
 
     @property
     def digest(self) -> str | None:
         """Same bytes and same text -> same digest (scored once)."""
+        if self.problem is not None:
+            return None
         parts = [self.image.digest if self.image is not None else None, self.document.text_digest()]
         if self.image is not None and self.image.digest is None:
             return None  # an image we could not identify is never a duplicate
@@ -98,7 +104,8 @@ class Run:
             notes += (QUERY_IMAGE_NOTE,)
         return RankResult(
             rank=0, index=index, name=prepared.document.name, score=score.score, raw_output=score.raw_output,
-            parse_method=score.parse_method, warning=join_warnings(image and image.warning, score.warning),
+            parse_method=score.parse_method,
+            warning=join_warnings(image and image.warning, prepared.problem, score.warning),
             path=prepared.document.path, mode=self.mode, p_yes=score.p_yes, p_no=score.p_no,
             scored_size=score.scored_size, original_size=image.original_size if image is not None else None,
             notes=notes, text=prepared.document.text, instruction=self.instruction, max_pixels=self.max_pixels,

@@ -33,6 +33,9 @@ DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32
 QUANTIZATIONS = ("int8", "nf4")
 ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
 GPU_MEMORY_RESERVE_GIB = 1.2  # kept free on each GPU by device_map="auto" for image tensors
+BATCH_AUTO = "auto"  # batch_size="auto": a visual-token budget per batch from free GPU memory; 1 on the CPU
+BATCH_CHOICES = (BATCH_AUTO, 1, 2, 4, 8, 16, 32)  # the app's menu
+PREFETCH_BATCHES = 2  # batches prepared ahead of the model on a worker thread; 0 = sequential
 
 # --- image geometry (Qwen2.5-VL: 14 px patches merged 2x2) --------------------------------------
 PATCH_SIZE = 14

@@ -26,7 +26,7 @@ from lychee_rerank.demo.architecture import CHAT_TEMPLATE, ModelShape, save_rand
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
-RANK_LINE = re.compile(r"Rank (\d+) \| Score: (\d+\.\d)")
+RANK_LINE = re.compile(r"Rank (\d+) \| Score: (\d+\.\d+)")
 TINY = ModelShape()
 
 
@@ -144,13 +144,23 @@ class ForwardCounter:
 def slow_down(reranker: Any, seconds: float) -> None:
     """Make every model call of ``reranker`` take at least ``seconds`` (to observe progress, Stop, queueing)."""
     scorer = reranker.scorer
-    original = scorer.score
+    original = scorer.score_inputs  # every batch goes through it, prepared ahead or not
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         time.sleep(seconds)
         return original(*args, **kwargs)
 
-    scorer.score = slow
+    scorer.score_inputs = slow
+
+
+def assert_contract(results: Any, n: int) -> None:
+    """Every input exactly once, ranks 1..n, scores in 0-10, scored results best first."""
+    assert len(results) == n
+    assert [r.rank for r in results] == list(range(1, n + 1))
+    assert sorted(r.index for r in results) == list(range(n))
+    assert all(0.0 <= r.score <= 10.0 for r in results)
+    scored = [r.score for r in results if r.ok]
+    assert scored == sorted(scored, reverse=True)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.02) -> bool:

@@ -25,13 +25,13 @@ LAYERS = {
     "settings": 0, "errors": 0,
     "results": 1,
     "intake": 2, "scoring": 2, "runtime": 2,
-    "reranker": 3, "run": 3,
-    "export": 4, "evaluation": 4, "demo": 4,
+    "reranker": 3, "run": 3, "execution": 3,
+    "export": 4, "evaluation": 4, "demo": 4, "batch": 4,
     "app": 5,
     "cli": 6,
 }
 HEAVY = {"torch", "torchvision", "transformers", "streamlit", "tqdm", "jieba", "pillow_heif", "bitsandbytes",
-         "qwen_vl_utils", "accelerate"}
+         "qwen_vl_utils", "accelerate", "ray", "pyarrow"}
 MAX_MODULE_LINES = 300
 LONG_MODULES = {"app/text.py": "a data table of UI strings", "demo/train.py": "the demo trainer (the issue allows it)"}
 MAX_FUNCTION_LINES = 40

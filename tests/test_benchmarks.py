@@ -158,3 +158,23 @@ def test_mid_with_the_published_vocab_differs_from_mid_only_in_vocab():
     assert (config.vision_config.hidden_size, config.vision_config.depth) == (mid.vision_hidden, mid.vision_depth)
     assert config.text_config.vocab_size == 152064
     assert 110e6 < model_shapes.count_parameters(config) < 130e6
+
+
+# --------------------------------------------------------------------------- engine.py
+
+
+def test_engine_script_compares_sequential_prepared_ahead_and_batches(tiny_reranker_dir: Path, tmp_path: Path):
+    out = tmp_path / "engine.json"
+    proc = run_script("engine.py", "--model", str(tiny_reranker_dir), "--images", "4", "--batch", "2",
+                      "--image-sizes", "112x84,56x56", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("requery (batch auto, cache on): first ")
+    report = json.loads(out.read_text())
+    labels = [r["run"] for r in report["runs"]]
+    assert labels[:2] == ["batch 1, sequential", "batch 1, prepared ahead"] and len(labels) == 7
+    assert labels[-1] == "batch 2, prepared ahead, input order"
+    by_label = {r["run"]: r for r in report["runs"]}
+    # two sizes alternating: ordered by size, batches of 2 hold one size each; in input order they mix
+    assert by_label["batch 2, prepared ahead"]["padding_fraction"] == 0.0
+    assert by_label["batch 2, prepared ahead, input order"]["padding_fraction"] > 0.0
+    assert report["max_score_spread_across_runs"] < 1e-3 and report["requery"]["same_ranking"]

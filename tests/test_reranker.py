@@ -13,7 +13,7 @@ from PIL import Image
 from lychee_rerank import InvalidQueryError, InvalidSettingError, Reranker, TooManyImagesError
 from lychee_rerank.settings import PARSE_FAILED, PARSE_SKIPPED
 
-from helpers import TINY, ForwardCounter, build_tiny_model, jpeg_bytes, png_bytes
+from helpers import TINY, ForwardCounter, assert_contract, build_tiny_model, jpeg_bytes, png_bytes
 
 QUERY = "red dress 红色连衣裙"
 
@@ -27,15 +27,6 @@ def mixed_images() -> list:
         ("wide.png", png_bytes((200, 120, 40), (300, 40))),
         ("purple.png", png_bytes("purple")),
     ]
-
-
-def assert_contract(results, n: int) -> None:
-    assert len(results) == n
-    assert [r.rank for r in results] == list(range(1, n + 1))
-    assert sorted(r.index for r in results) == list(range(n))
-    assert all(0.0 <= r.score <= 10.0 for r in results)
-    scored = [r.score for r in results if r.ok]
-    assert scored == sorted(scored, reverse=True)
 
 
 def test_yesno_end_to_end(tiny_reranker):
@@ -137,18 +128,18 @@ def test_nan_logits_give_a_warning_and_lowest_score(tiny_reranker_dir: Path):
 
 def test_out_of_memory_retries_smaller_then_gives_up(tiny_reranker_dir: Path):
     reranker = Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu", batch_size=2)
-    real_score = reranker.scorer.score
+    real_score = reranker.scorer.score_inputs
     sizes = []
 
-    def tight_memory(query, documents, instruction=None):
+    def tight_memory(inputs, query, documents):
         # Fault injection standing in for a small GPU: anything over 5,000 pixels "does not fit".
         pixels = [d.image.width * d.image.height for d in documents]
         sizes.append(pixels)
         if any(p > 5000 for p in pixels):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_score(query, documents, instruction)
+        return real_score(inputs, query, documents)
 
-    reranker.scorer.score = tight_memory
+    reranker.scorer.score_inputs = tight_memory
     big, small = ("big.png", png_bytes("red", (140, 140))), ("small.png", png_bytes("blue", (56, 56)))
     huge = ("huge.png", png_bytes("green", (1400, 1400)))
     results = {r.name: r for r in reranker.rank(QUERY, [big, small, huge])}

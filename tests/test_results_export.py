@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import io
 import json
 import zipfile
 
 import pytest
 
+from lychee_rerank.app.page import filter_by_mark
 from lychee_rerank.export import format_table, to_csv, to_json, top_k_zip
 from lychee_rerank.intake import ImageInput
 from lychee_rerank.results import Ranking, RankResult, join_warnings, rank_results
@@ -69,3 +72,24 @@ def test_format_table_aligns_and_prints_missing_values_as_na():
     assert lines[0] == "| name      | value |"
     assert lines[2] == "| a         | 1.235 |" and "n/a" in lines[3] and "n/a" in lines[4]
     assert len({len(line) for line in lines}) == 1
+
+
+def test_exports_record_the_apps_marks_when_given():
+    results = [result(0, 9.0), result(1, 5.0), result(2, 1.0)]
+    marks = {0: "pick", 2: "reject"}
+    records = json.loads(to_json(results, marks=marks))
+    assert [r["mark"] for r in records] == ["pick", "", "reject"]
+    rows = list(csv.DictReader(io.StringIO(to_csv(results, marks=marks))))
+    assert [r["mark"] for r in rows] == ["pick", "", "reject"]
+    assert "mark" not in json.loads(to_json(results))[0]  # the CLI's records are unchanged
+    assert "mark" not in next(csv.DictReader(io.StringIO(to_csv(results))))
+
+
+def test_filtering_by_mark():
+    results = [result(0, 9.0), result(1, 5.0), result(2, 1.0, PARSE_FAILED)]
+    results[2] = dataclasses.replace(results[2], warning="unreadable")
+    marks = {0: "pick", 1: "reject"}
+    assert [r.index for r in filter_by_mark(results, marks, "picks")] == [0]
+    assert [r.index for r in filter_by_mark(results, marks, "no_rejects")] == [0, 2]
+    assert [r.index for r in filter_by_mark(results, marks, "warnings")] == [2]
+    assert [r.index for r in filter_by_mark(results, marks, "all")] == [0, 1, 2]

@@ -17,7 +17,9 @@ BAND_COLOURS = {"low": "#808080", "mid": "#1E88E5", "high": "#2E7D32"}
 
 CARD_CSS = """
 <style>
-.lr-card { margin-bottom: 0.25rem; }
+.lr-card, .lr-live { margin-bottom: 0.25rem; }
+.lr-live .lr-thumb { height: 120px; }
+.lr-live .lr-name { font-size: 0.75rem; }
 .lr-thumb { display: flex; align-items: center; justify-content: center; height: 220px;
             overflow: hidden; border-radius: 6px; background: #f4f4f4; }
 .lr-thumb img { max-width: 100%; max-height: 100%; object-fit: contain; box-sizing: border-box;
@@ -51,8 +53,8 @@ def band_colour(score: float) -> str:
     return BAND_COLOURS[score_band(score)]
 
 
-def format_score(score: float) -> str:
-    return f"{score:.1f}"
+def format_score(score: float, decimals: int = 1) -> str:
+    return f"{score:.{decimals}f}"
 
 
 def esc(text: Any) -> str:
@@ -81,6 +83,13 @@ def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: st
     return _card(result, top, name, rank_line, badge, warning)
 
 
+def live_card_html(result: RankResult, thumbnail: bytes, *, rank_line: str) -> str:
+    """A small card for the grid that fills in while a run goes on (not a result card: class ``lr-live``)."""
+    top = f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}"></div>'
+    rank = f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>'
+    return f'<div class="lr-live">{top}{rank}<div class="lr-name">{esc(result.name)}</div></div>'
+
+
 def text_card_html(result: RankResult, *, rank_line: str, badge: str | None, warning: str | None) -> str:
     """One grid card for a text document: the text in a box, then the rank line and any warning."""
     return _card(result, f'<div class="lr-text">{html.escape(result.text or "")}</div>', "", rank_line, badge, warning)
@@ -103,3 +112,4 @@ def query_html(text: str | None, thumbnail: bytes | None, label: str) -> str:
     image = f'<img src="{_data_uri(thumbnail)}" alt="">' if thumbnail else ""
     words = f"<span>{esc(text)}</span>" if text else ""
     return f'<div class="lr-query"><b>{esc(label)}</b>{image}{words}</div>'
+

@@ -13,7 +13,7 @@ from ..intake import ImageInput, bytes_digest, image_digest
 from ..reranker import Reranker
 from ..results import RankResult
 from ..scoring.query import normalize_query
-from ..settings import DEFAULT_PIXEL_PRESET, PIXEL_PRESETS
+from ..settings import BATCH_AUTO, DEFAULT_PIXEL_PRESET, PIXEL_PRESETS
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class RunSettings:
     dtype: str = "auto"
     mode: str = "auto"
     max_pixels: int | None = PIXEL_PRESETS[DEFAULT_PIXEL_PRESET]  # None: the model's own
-    batch_size: int = 1
+    batch_size: int | str = BATCH_AUTO
 
 
 class ModelHandle:
@@ -40,7 +40,7 @@ class ModelHandle:
     def load(cls, model: str, dtype: str = "auto") -> ModelHandle:
         return cls(Reranker.from_pretrained(model, dtype=dtype), dtype)
 
-    def variant(self, mode: str, max_pixels: int | None, batch_size: int) -> Reranker:
+    def variant(self, mode: str, max_pixels: int | None, batch_size: int | str) -> Reranker:
         """A Reranker over the same loaded weights with these settings (no reload); max_pixels None: the model's."""
         key = (mode, max_pixels, batch_size)
         with self._lock:

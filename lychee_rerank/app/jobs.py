@@ -11,7 +11,7 @@ States and transitions (each a method below)::
     RUNNING ── _score: Reranker.rank with progress ──► DONE | STOPPED (Stop pressed)
     any error ─────────────────────────────────────────► ERROR (a message, never a traceback)
 
-``on_progress`` writes the count, the latest result and a thumbnail into the
+``on_progress`` writes the count and the latest result (one tuple) into the
 job; the page polls it from an ``st.fragment(run_every=...)``; Stop sets an
 event that ``should_stop`` reads between images. One process-wide lock
 (``Engine.run_lock``) lets one run use the GPU at a time.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -33,7 +34,10 @@ from .engine import Engine, ModelHandle, RunSettings, input_digest
 from .page import inputs_from_sources, make_thumbnail
 
 PREPARING, QUEUED, RUNNING, DONE, STOPPED, ERROR = "preparing", "queued", "running", "done", "stopped", "error"
+PICK, REJECT = "pick", "reject"
 QUEUE_POLL_S = 0.2
+PREVIEW_SIDE = 1600  # the full-size view: large enough for a screen, small enough to send quickly
+PREVIEWS_KEPT = 8
 
 
 @dataclass
@@ -61,6 +65,11 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     queued_seconds: float = 0.0  # time spent waiting for another tab's run
+    scoring_started: float | None = None  # when the model began on this run (for images/s and the ETA)
+    _progress: tuple[int, int, RankResult | None] = (0, 0, None)  # (done, total, latest), written as one
+    _so_far: list[RankResult] = field(default_factory=list, repr=False)  # scored while the run goes on
+    marks: dict[int, str] = field(default_factory=dict)  # input index -> PICK or REJECT, set by the user
+    _previews: OrderedDict[int, bytes] = field(default_factory=OrderedDict, repr=False)
     _key: str = field(default="", repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -97,6 +106,28 @@ class Job:
         """Time spent preparing and scoring, without the wait in the queue."""
         return self.seconds - self.queued_seconds
 
+    def progress(self) -> tuple[int, int, RankResult | None]:
+        """(done, total, latest result) from one moment: the page never pairs a count with another's result."""
+        return self._progress
+
+    def best_so_far(self, k: int) -> list[RankResult]:
+        """The ``k`` best documents scored so far in this run (failed ones left out), best first."""
+        scored = [r for r in list(self._so_far) if r.ok]
+        return sorted(scored, key=lambda r: (-r.score, r.index))[:k]
+
+    def rate(self) -> float | None:
+        """Documents scored per second since the model began; None before the first one."""
+        done = self._progress[0]
+        if not done or self.scoring_started is None or self.state != RUNNING:
+            return None
+        return done / max(time.monotonic() - self.scoring_started, 1e-6)
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the current rate; None until there is a rate."""
+        rate = self.rate()
+        done, total, _ = self._progress
+        return None if rate is None else max(total - done, 0) / rate
+
     @property
     def scored(self) -> list[RankResult]:
         return [r for r in self.results or [] if r.parse_method != PARSE_SKIPPED]
@@ -129,6 +160,7 @@ class Job:
             digests = ["text:" + bytes_digest(text.encode("utf-8")) for text in self.texts]
         self.uploads = []  # the inputs hold the bytes now; do not keep two copies
         self.total = len(self.texts if self.texts is not None else self.inputs)
+        self._progress = (0, self.total, None)
         if self.query_image is not None:
             digests.append("query-image:" + bytes_digest(self.query_image[1]))
         self._key = self.engine.cache.key(self.settings, self.query, self.instruction, digests)
@@ -142,6 +174,7 @@ class Job:
             hit = [replace(r, name=self.inputs[r.index].name, path=self.inputs[r.index].path) for r in hit]
         self.results = list(hit)
         self.done, self.cached, self.state = self.total, True, DONE
+        self._progress = (self.total, self.total, None)
         return True
 
     def _wait_turn(self) -> bool:
@@ -162,7 +195,7 @@ class Job:
     def _score(self) -> None:
         """RUNNING -> DONE, or STOPPED when Stop was pressed (stopped runs are not cached)."""
         reranker = self.handle.variant(self.settings.mode, self.settings.max_pixels, self.settings.batch_size)
-        self.state = RUNNING
+        self.state, self.scoring_started = RUNNING, time.monotonic()
         rank = reranker.rank_texts if self.texts is not None else reranker.rank
         ranking = rank(
             self.query, self.texts if self.texts is not None else self.inputs, query_image=self.query_image,
@@ -178,9 +211,9 @@ class Job:
             self.state = DONE
 
     def _on_progress(self, done: int, total: int, result: RankResult) -> None:
-        if self.texts is None:
-            self.thumbnail(result.index)  # made while the run goes on, so the grid appears at once
         self.latest, self.done, self.total = result, done, total
+        self._progress = (done, total, result)
+        self._so_far.append(result)
         if not self._stop.is_set():
             self.state = RUNNING
 
@@ -191,6 +224,22 @@ class Job:
         self.error, self.state = message, ERROR
 
     # -- what the page shows and downloads
+    def toggle_mark(self, index: int, mark: str) -> None:
+        """Pick or reject a result; the same mark again clears it."""
+        if self.marks.get(index) == mark:
+            del self.marks[index]
+        else:
+            self.marks[index] = mark
+
+    def preview(self, index: int) -> bytes:
+        """A large JPEG for the full-size view (the last few kept)."""
+        if index not in self._previews:
+            self._previews[index] = make_thumbnail(self.inputs[index], side=PREVIEW_SIDE)
+            while len(self._previews) > PREVIEWS_KEPT:
+                self._previews.popitem(last=False)
+        self._previews.move_to_end(index)
+        return self._previews[index]
+
     def thumbnail(self, index: int) -> bytes:
         if index not in self._thumbs:
             self._thumbs[index] = make_thumbnail(self.inputs[index])

@@ -4,20 +4,66 @@ from __future__ import annotations
 
 import io
 import ipaddress
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
+
+from PIL import Image
 
 from ..errors import NoImagesError
-from ..intake import ImageInput, collect_paths, inputs_from_uploads, prepare_image
+from ..intake import ImageInput, collect_paths, inputs_from_uploads, natural_key, prepare_image
 from ..results import RankResult
 from ..scoring.query import normalize_query
-from ..settings import PARSE_SKIPPED
+from ..settings import DEMO_ALIAS, DEMO_EXAMPLES_DIR, DEMO_MODEL_DIR, PARSE_SKIPPED
 from .cards import format_score
 
 INSTRUCTION_PRESET_NAMES = ("default", "product", "design", "generated")
 TOP_K_CHOICES = ("all", 3, 5, 10, 20, 50, 100)
 CARDS_PER_PAGE = 60
+GRID_COLUMNS = (3, 4, 5, 6)
+DEMO_QUERY = "a red circle"
+LIVE_CARDS, LIVE_COLUMNS = 12, 6  # the grid that fills in during a run: two rows of small cards
+LIVE_GRID_EVERY_S = 2.0
+SORT_ORDERS = ("score", "name")
+MARK_FILTERS = ("all", "picks", "no_rejects", "warnings")
 THUMBNAIL_SIDE = 384
+PREVIEW_MIN_WIDTH = 420
+
+
+# Choices whose labels are translated: the browser sends back the label it shows, which after a
+# language switch matches no option of the other language, and Streamlit falls back to the default.
+TRANSLATED_CHOICES = ("mode", "dtype", "pixels", "batch", "preset", "doc_kind", "top_k", "sort", "mark_filter")
+_KEPT = "lr_kept_choices"
+
+
+def keep_choices_across_languages(state: MutableMapping[str, Any], lang: str) -> None:
+    """Call first thing on every run: on a language switch, put back the choices made before it.
+
+    Remembers the current choices (and the language) for the next run; only a run whose language
+    differs from the last one restores them, so a choice changed in the same language always stands.
+    """
+    kept = state.get(_KEPT)
+    if kept is not None and kept["lang"] != lang:
+        for key, value in kept["values"].items():
+            state[key] = value
+    values = {key: state[key] for key in TRANSLATED_CHOICES if key in state}
+    state[_KEPT] = {"lang": lang, "values": values}
+
+
+def short_query(text: str | None, limit: int = 28) -> str:
+    """A query cut for a one-line label."""
+    clean = " ".join((text or "").split())
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def duration_text(lang: str, seconds: float) -> str:
+    """'12 秒' / '1 分 5 秒' in Chinese, '12 s' / '1 min 5 s' in English (rounded up to whole seconds)."""
+    whole = max(1, math.ceil(seconds))
+    minutes, rest = divmod(whole, 60)
+    if lang == "zh":
+        return f"{minutes} 分 {rest} 秒" if minutes else f"{rest} 秒"
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
 def chosen_instruction(preset: str | None, custom: str | None) -> str:
@@ -46,15 +92,61 @@ def texts_from_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def visible_results(results: Sequence[RankResult], threshold: float, top_k: int | str) -> list[RankResult]:
+def visible_results(
+    results: Sequence[RankResult], threshold: float, top_k: int | str, decimals: int = 1
+) -> list[RankResult]:
     """The cards to show: scored or failed images (not skipped) at or above the threshold, then the top K.
 
-    The threshold compares the score as the card shows it (one decimal): 9.99 shows as 10.0 and passes 10.0.
+    The threshold compares the score as the card shows it (``decimals``): 9.99 shows as 10.0 and passes 10.0.
     """
-    shown = [r for r in results if r.parse_method != PARSE_SKIPPED and float(format_score(r.score)) >= threshold - 1e-9]
+    shown = [
+        r for r in results
+        if r.parse_method != PARSE_SKIPPED and float(format_score(r.score, decimals)) >= threshold - 1e-9
+    ]
     if top_k != "all":
         shown = shown[: int(top_k)]
     return shown
+
+
+def filter_by_mark(results: Sequence[RankResult], marks: Mapping[int, str], how: str) -> list[RankResult]:
+    """``all``, ``picks`` (marked pick), ``no_rejects`` (hide those marked reject) or ``warnings`` (only warned)."""
+    keep = {
+        "picks": lambda r: marks.get(r.index) == "pick",
+        "no_rejects": lambda r: marks.get(r.index) != "reject",
+        "warnings": lambda r: bool(r.warning),
+    }.get(how, lambda r: True)
+    return [r for r in results if keep(r)]
+
+
+def score_decimals(results: Sequence[RankResult]) -> int:
+    """1, or 2 where one decimal would show different scores alike (and so hide the order)."""
+    by_text: dict[str, float] = {}
+    for result in results:
+        if result.parse_method == PARSE_SKIPPED:
+            continue
+        seen = by_text.setdefault(format_score(result.score), result.score)
+        if seen != result.score:
+            return 2
+    return 1
+
+
+def sorted_for_grid(results: Sequence[RankResult], order: str) -> list[RankResult]:
+    """The cards in the order the user picked: by score (the ranking) or by name (natural order)."""
+    if order == "name":
+        return sorted(results, key=lambda r: (natural_key(r.name), r.index))
+    return list(results)
+
+
+def load_demo_examples(state: MutableMapping[str, Any]) -> None:
+    """The demo banner's button: the bundled examples as the folder, and a query the demo understands."""
+    state["query"] = DEMO_QUERY
+    state["doc_kind"] = "images"
+    state["folder"] = str(DEMO_EXAMPLES_DIR)
+
+
+def is_demo(model: str, path: str | None) -> bool:
+    """Whether the loaded model is the bundled demo (by its alias or its folder)."""
+    return model.strip() == DEMO_ALIAS or (path is not None and Path(path).resolve() == DEMO_MODEL_DIR.resolve())
 
 
 def clean_folder(text: str | None) -> str:
@@ -87,6 +179,12 @@ def inputs_from_sources(uploads: Sequence[tuple[str, bytes]], folder: str | None
     if not inputs:
         raise NoImagesError("no images given: upload images or give a local folder")
     return inputs
+
+
+def display_width(jpeg: bytes, minimum: int = PREVIEW_MIN_WIDTH) -> int:
+    """How wide to show a preview: its own width, small images (icons, tiny renders) enlarged to ``minimum``."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return max(image.width, minimum)
 
 
 def make_thumbnail(item: ImageInput | None, side: int = THUMBNAIL_SIDE) -> bytes:

@@ -68,8 +68,13 @@ TEXT: dict[str, dict[str, str]] = {
     "reason_no_model": {"zh": "模型尚未加载成功，请先修正侧边栏中的模型设置。", "en": "The model is not loaded: fix the model setting in the sidebar first."},
     # progress
     "progress": {"zh": "已处理 {done}/{total} 张", "en": "{done} of {total} processed"},
-    "status_latest": {"zh": "第{n}张：{name} → {score}", "en": "#{n}: {name} → {score}"},
-    "status_warning": {"zh": "第{n}张：{warning}", "en": "#{n}: {warning}"},
+    "status_latest": {"zh": "最新：{name} → {score}", "en": "Latest: {name} → {score}"},
+    "status_warning": {"zh": "最新一张的警告：{warning}", "en": "Latest image's warning: {warning}"},
+    "status_speed": {"zh": "{rate:.2f} 张/秒 · 预计还需 {eta}", "en": "{rate:.2f} images/s · about {eta} left"},
+    "state_scoring": {
+        "zh": "正在为第一张图片打分…（第一张最慢：模型在预热）",
+        "en": "Scoring the first image… (the first one is the slowest while the model warms up)",
+    },
     "state_preparing": {"zh": "正在读取图片…", "en": "Reading the images…"},
     "state_queued": {
         "zh": "排队中：另一个标签页正在使用模型，轮到本次时会自动开始。",
@@ -134,6 +139,45 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "info_pixels": {"zh": "图片像素预算", "en": "Pixel budget"},
     "batch_label": {"zh": "批大小", "en": "Batch size"},
+    "demo_banner": {
+        "zh": "**当前是内置演示模型。** 它很小，只学过一件事：纯色背景上的一个彩色形状（圆形、方形、三角形、星形；红、橙、黄、绿、蓝、紫）。"
+        "试试用“a red circle”或“红色圆形”给内置示例排序。要给真实照片排序，请在侧边栏“模型”中填写真实模型，"
+        "例如 vec-ai/lychee-rerank-mm（Hugging Face id 或本地文件夹）。",
+        "en": "**This is the bundled demo model.** It is tiny and knows one thing: a coloured shape on a plain background "
+        "(circle, square, triangle, star; red, orange, yellow, green, blue, purple). Try \"a red circle\" on the bundled "
+        "examples. To rank real photos, set a real model in the sidebar's Model field, e.g. vec-ai/lychee-rerank-mm "
+        "(a Hugging Face id or a local folder).",
+    },
+    "demo_load_examples": {"zh": "载入内置示例", "en": "Load the examples"},
+    "columns_label": {"zh": "每行列数", "en": "Columns"},
+    "recent_header": {"zh": "最近的排序", "en": "Recent runs"},
+    "compare_label": {"zh": "对比（选 2-4 张并排查看）", "en": "Compare (pick 2-4 to see side by side)"},
+    "compare_placeholder": {"zh": "选择要对比的结果", "en": "Choose results to compare"},
+    "recent_line": {"zh": "{time} · {query} · {n} 张", "en": "{time} · {query} · {n} items"},
+    "recent_reference": {"zh": "（参考图）", "en": "(reference image)"},
+    "mark_filter_label": {"zh": "筛选", "en": "Show"},
+    "mark_filter_all": {"zh": "全部", "en": "all"},
+    "mark_filter_picks": {"zh": "只看选中", "en": "picks only"},
+    "mark_filter_no_rejects": {"zh": "隐藏已排除", "en": "hide rejects"},
+    "mark_filter_warnings": {"zh": "只看有警告的", "en": "only warnings"},
+    "view": {"zh": "大图", "en": "View"},
+    "pick": {"zh": "✓ 选中", "en": "✓ Pick"},
+    "reject": {"zh": "✗ 排除", "en": "✗ Reject"},
+    "view_previous": {"zh": "◀ 上一张", "en": "◀ Previous"},
+    "view_next": {"zh": "下一张 ▶", "en": "Next ▶"},
+    "view_keys": {"zh": "键盘：← → 切换，P 选中，X 排除，Esc 关闭", "en": "Keys: ← → step, P pick, X reject, Esc closes"},
+    "previous_header": {"zh": "上一次的结果（查询：{query}），新结果出来后替换", "en": "The previous results (query: {query}), until the new run has its own"},
+    "live_header": {"zh": "目前最好的 {n} 张（打分进行中，排名会变）", "en": "Best {n} so far (scoring goes on; the order may change)"},
+    "sort_label": {"zh": "排序", "en": "Sort by"},
+    "sort_score": {"zh": "分数", "en": "score"},
+    "sort_name": {"zh": "文件名", "en": "name"},
+    "batch_auto": {"zh": "自动", "en": "auto"},
+    "batch_help": {
+        "zh": "一次送进模型的图片数。自动：在 GPU 上按空闲显存装入尺寸相近的图片，显存不足时自动减半；在 CPU 上为 1。"
+        "分数与批大小无关（仅有舍入误差）。",
+        "en": "Images per forward pass. Auto: on a GPU, as many images of similar size as free memory allows "
+        "(halved after an out-of-memory error); 1 on the CPU. Scores do not depend on it beyond rounding.",
+    },
     "loading": {"zh": "正在加载模型 {model}…（只需一次）", "en": "Loading model {model}… (once)"},
     "in_use": {"zh": "正在使用", "en": "In use"},
     "info_device": {"zh": "设备", "en": "Device"},

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .decode import PreparedImage, prepare_image
 from .documents import Document, DocumentInput, as_document, as_documents, read_texts, text_name
-from .fit import fit_to_processor
+from .fit import fit_to_processor, visual_tokens
 from .folders import CollectedInputs, collect_inputs, collect_paths
 from .inputs import (
     ImageInput,
@@ -37,6 +37,7 @@ from .inputs import (
     natural_key,
     read_capped,
 )
+from .probe import header_size
 from .sniff import describe_decode_error, describe_read_error, sniff_non_image
 from .uploads import inputs_from_uploads
 from .zips import ZipLimits, zip_inputs
@@ -61,11 +62,13 @@ __all__ = [
     "describe_decode_error",
     "describe_read_error",
     "fit_to_processor",
+    "header_size",
     "image_digest",
     "inputs_from_uploads",
     "natural_key",
     "prepare_image",
     "read_capped",
     "sniff_non_image",
+    "visual_tokens",
     "zip_inputs",
 ]

@@ -101,6 +101,12 @@ def target_size(size: tuple[int, int], max_pixels: int, min_pixels: int) -> tupl
     return (long, short) if width >= height else (short, long)
 
 
+def visual_tokens(size: tuple[int, int], max_pixels: int, min_pixels: int = MIN_PIXELS) -> int:
+    """How many visual tokens (28x28 merged patches) an image of ``size`` becomes within the pixel bounds."""
+    width, height = target_size(size, max_pixels, min_pixels)
+    return (width // PATCH_FACTOR) * (height // PATCH_FACTOR)
+
+
 def _limit_long_side(image: Image.Image, max_pixels: int) -> Image.Image:
     """Shrink a very long strip so that padding it to PAD_ASPECT_RATIO stays within max_pixels."""
     longest = max(PATCH_FACTOR, math.isqrt(max(max_pixels, 1) * PAD_ASPECT_RATIO))

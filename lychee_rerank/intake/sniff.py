@@ -18,6 +18,7 @@ import contextlib
 import errno
 import logging
 import re
+import threading
 import warnings as pywarnings
 from collections.abc import Iterator
 
@@ -42,6 +43,8 @@ _MAGIC = (
 )
 
 _heif_registered = False
+# catch_warnings swaps process-wide state: two threads inside it at once would restore each other's filters.
+_WARNINGS_LOCK = threading.RLock()
 
 
 # ---------------------------------------------------------------- what Pillow may open
@@ -57,12 +60,12 @@ def open_formats() -> tuple[str, ...]:
 def pillow_warnings(max_decode_pixels: int) -> Iterator[None]:
     """Local warning policy: DecompressionBombWarning is an error unless the caller allowed more pixels.
 
-    Other Pillow warnings (corrupt EXIF...) are logged, not printed.
-    Note: ``warnings.catch_warnings`` is process-global, not thread-safe.
+    Other Pillow warnings (corrupt EXIF...) are logged, not printed. ``warnings.catch_warnings``
+    is process-global, so threads decoding at once (a prefetching run, two app tabs) take turns here.
     """
     pillow_limit = Image.MAX_IMAGE_PIXELS
     action = "error" if pillow_limit is None or max_decode_pixels <= pillow_limit else "ignore"
-    with pywarnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
         pywarnings.simplefilter(action, Image.DecompressionBombWarning)  # type: ignore[arg-type]
         yield

@@ -13,6 +13,7 @@ read from the processor's ``image_grid_thw`` (patches of 14 px), never our inten
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +26,7 @@ from .prompts import Content
 from .vision_cache import VisionCache, with_cached_features
 
 Pair = Content | str | Image.Image  # one side of a (query, document) pair, or its shorthand
+_LOCKS_GUARD = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Scorer(ABC):
         self.size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
         self.vision_cache: VisionCache | None = None  # set by the Reranker; None computes every image
         self.cache_tag = (str(getattr(model, "name_or_path", "")), str(getattr(model, "dtype", "")))
+        self.tokenizer_lock = tokenizer_lock(processor)
 
     @abstractmethod
     def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
@@ -68,11 +71,15 @@ class Scorer(ABC):
     def postprocess(self, outputs: Any) -> list[Score]:
         """One Score per row of ``forward``'s output."""
 
-    def preprocess(self, query: Pair, documents: list[Pair], instruction: str | None = None) -> Any:
+    def preprocess(
+        self, query: Pair, documents: list[Pair], instruction: str | None = None, *, on_device: bool = True
+    ) -> Any:
         """Chat template + processor for a batch, left-padded, on the model's device.
 
         Each sample's images go to the processor in the order they appear in its
         messages (the query's, then the document's), which is how ``image_grid_thw``'s rows line up.
+        ``on_device=False`` leaves the batch in host memory (pinned when the model is on a GPU), for
+        :meth:`score_inputs` to copy without blocking: how a run prepares batches ahead on a worker thread.
         """
         query, documents = as_content(query), [as_content(d) for d in documents]
         texts = [
@@ -82,20 +89,27 @@ class Scorer(ABC):
             for document in documents
         ]
         images = [c.image for d in documents for c in (query, d) if c.image is not None]
-        batch = self.processor(
-            text=texts, images=images or None, padding=True, return_tensors="pt", size=self.size
-        )
-        return batch.to(self.model.device)
+        with self.tokenizer_lock:
+            batch = self.processor(
+                text=texts, images=images or None, padding=True, return_tensors="pt", size=self.size
+            )
+        if on_device:
+            return batch.to(self.model.device)
+        return _pinned(batch) if torch.device(self.model.device).type == "cuda" else batch
 
     def score(self, query: Pair, documents: list[Pair], instruction: str | None = None) -> list[Score]:
         """Score a batch of documents against ``query``: one Score per document, in order."""
         query, documents = as_content(query), [as_content(d) for d in documents]
-        inputs = self.preprocess(query, documents, instruction)
+        return self.score_inputs(self.preprocess(query, documents, instruction, on_device=False), query, documents)
+
+    def score_inputs(self, inputs: Any, query: Pair, documents: list[Pair]) -> list[Score]:
+        """Forward + postprocess a batch :meth:`preprocess` made for ``query`` and ``documents``."""
+        query, documents = as_content(query), [as_content(d) for d in documents]
+        inputs = inputs.to(self.model.device, non_blocking=True)
         with torch.inference_mode():
             outputs = self.forward(self._model_inputs(inputs, query, documents))
         sizes = document_sizes(inputs.get("image_grid_thw"), query, documents)
         return [replace(score, scored_size=size) for score, size in zip(self.postprocess(outputs), sizes)]
-
 
     def _model_inputs(self, inputs: Any, query: Content, documents: list[Content]) -> Any:
         """The processor's batch, with cached vision features in place of pixels where the cache allows."""
@@ -103,6 +117,27 @@ class Scorer(ABC):
             return inputs
         keys = [c.key for d in documents for c in (query, d) if c.image is not None]
         return with_cached_features(self.model, inputs, keys, self.vision_cache, self.cache_tag)
+
+
+def tokenizer_lock(processor: Any) -> threading.Lock:
+    """One lock per processor: its Rust tokenizer refuses a second thread mid-call ("Already borrowed").
+
+    A prefetching run tokenizes on a worker thread while the model thread may decode a generated answer.
+    """
+    with _LOCKS_GUARD:
+        lock = getattr(processor, "_lychee_tokenizer_lock", None)
+        if lock is None:
+            lock = threading.Lock()
+            processor._lychee_tokenizer_lock = lock
+        return lock
+
+
+def _pinned(batch: Any) -> Any:
+    """The batch's tensors in page-locked memory, so the copy to the GPU can overlap other work."""
+    for name, value in list(batch.items()):
+        if isinstance(value, torch.Tensor):
+            batch[name] = value.pin_memory()
+    return batch
 
 
 def as_content(item: Pair) -> Content:

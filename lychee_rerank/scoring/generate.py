@@ -33,7 +33,8 @@ class GenerateScorer(Scorer):
             pad_token_id=self.processor.tokenizer.pad_token_id,
         )
         new_tokens = generated[:, inputs["input_ids"].shape[1] :]
-        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        with self.tokenizer_lock:
+            return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
 
     def postprocess(self, outputs: list[str]) -> list[Score]:
         return [_score_answer(text) for text in outputs]

@@ -51,8 +51,9 @@ class YesNoScorer(Scorer):
         return yesno_messages(query, document, instruction)
 
     def forward(self, inputs: Any) -> torch.Tensor:
-        # logits_to_keep=1: only the last position's logits, never the full [batch, seq, vocab].
-        logits = self.model(**inputs, logits_to_keep=1).logits[:, -1, :]
+        # logits_to_keep=1: only the last position's logits, never the full [batch, seq, vocab];
+        # use_cache=False: one pass, so no key/value cache is worth its memory.
+        logits = self.model(**inputs, logits_to_keep=1, use_cache=False).logits[:, -1, :]
         return logits[:, [self.no_id, self.yes_id]].float().cpu()
 
     def postprocess(self, outputs: torch.Tensor) -> list[Score]:

@@ -7,6 +7,7 @@ feature: ranking a folder on disk without uploading it).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from lychee_rerank.cli import main
 from lychee_rerank.export import to_json
 from lychee_rerank.results import RankResult
 from lychee_rerank.scoring.prompts import TASK_INSTRUCTIONS
+from lychee_rerank.settings import DEMO_EXAMPLES_DIR
 
 from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, png_bytes, slow_down, wait_until
 
@@ -109,7 +111,7 @@ def test_run_shows_progress_and_a_grid_in_score_order(app_env, folder):
     assert [rank for rank, _ in shown] == [1, 2, 3, 4]
     scores = [score for _, score in shown]
     assert scores == sorted(scores, reverse=True)
-    assert scores == [round(r.score, 1) for r in job.results]
+    assert scores == [round(r.score, page.score_decimals(job.results)) for r in job.results]
     assert job.results[-1].name == "broken.jpg"  # unreadable: last, flagged
     bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
     assert "lr-top" in bodies[0] and all("lr-top" not in b for b in bodies[1:])
@@ -289,6 +291,35 @@ def test_a_second_run_waits_queued_then_both_finish(slow_handle, tmp_path):
     assert second.run_seconds == pytest.approx(second.seconds - second.queued_seconds, abs=1e-6)
 
 
+def test_progress_says_scoring_then_the_latest_result_and_the_rate(app_env, tiny_reranker_dir, tmp_path):
+    """Issue 16 bug 8: "scoring the first image" while it is scored; the latest result without a second count."""
+    at = open_app()
+    handle = eng.ModelHandle.load(str(tiny_reranker_dir), "auto")
+    settings = eng.RunSettings(model="tiny")  # the variant new_job's run uses
+    slow_down(handle.variant(settings.mode, settings.max_pixels, settings.batch_size), 1.5)
+    job = new_job(handle, eng.Engine(), "red", make_image_folder(tmp_path / "p", corrupt=False)).start()
+    assert wait_until(lambda: job.state == jobs.RUNNING, 30)
+    at.session_state["lr_job"] = job
+    at.run()
+    assert "正在为第一张图片打分…（第一张最慢：模型在预热）" in captions(at)
+    assert at.get("progress")[0].proto.text == "已处理 0/3 张"
+    assert wait_until(lambda: job.progress()[0] >= 1, 30)
+    at.run()
+    done, total, latest = job.progress()
+    assert f"最新：{latest.name} → {cards_mod.format_score(latest.score)}" in captions(at)
+    assert not any(c.startswith("第") for c in captions(at))  # no "#4" beside "5 of 24"
+    assert any("张/秒 · 预计还需" in c for c in captions(at)) and job.rate() > 0
+    live = [e.proto.body for e in at.get("html") if 'class="lr-live"' in e.proto.body]
+    assert live and "Rank 1 | Score:" in live[0]  # the grid fills in while the run goes on
+    job.stop()
+    assert job.wait(30)
+
+
+def test_durations_read_naturally():
+    assert page.duration_text("zh", 0.2) == "1 秒" and page.duration_text("zh", 65) == "1 分 5 秒"
+    assert page.duration_text("en", 59.1) == "1 min 0 s" and page.duration_text("en", 12) == "12 s"
+
+
 def test_stopping_a_queued_run_ends_it(slow_handle, tmp_path):
     folder = make_image_folder(tmp_path / "s", corrupt=False)
     engine = eng.Engine()
@@ -411,3 +442,102 @@ def test_the_chinese_page_shows_intake_warnings_in_chinese(warning):
     chinese = translate_warning("zh", warning)
     assert chinese != warning and any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
     assert translate_warning("en", warning) == warning
+
+
+# --- issue 16: what to build --------------------------------------------------------------------
+
+
+def card_names(at: AppTest) -> list[str]:
+    return [re.search(r'class="lr-name" title="([^"]*)"', e.proto.body).group(1)
+            for e in at.get("html") if 'class="lr-card' in e.proto.body]
+
+
+def test_the_demo_is_labelled_and_its_button_loads_the_examples(monkeypatch):
+    monkeypatch.setenv("LYCHEE_MODEL", "demo")
+    at = open_app()
+    assert any("内置演示模型" in box.value for box in at.info)
+    at.button(key="demo_examples").click().run()
+    assert at.text_area(key="query").value == "a red circle"
+    assert at.text_input(key="folder").value == str(DEMO_EXAMPLES_DIR)
+    at.button(key="run").click().run()
+    job = at.session_state["lr_job"]
+    assert job.wait(TIMEOUT) and job.results[0].name == "red_circle.png"
+
+
+def test_other_models_have_no_demo_banner(app_env):
+    at = open_app()
+    assert not any("内置演示模型" in box.value for box in at.info)
+    assert "demo_examples" not in [button.key for button in at.button]
+
+
+def test_grid_columns_and_sorting_by_name(app_env, folder):
+    at = open_app()
+    job = run_to_end(at, "red", folder)
+    assert card_names(at) == [r.name for r in job.results]  # by score, the default
+    at.radio(key="sort").set_value("name").run()
+    assert card_names(at) == ["blue_sky.jpg", "broken.jpg", "green_wide.png", "red_circle.png"]
+    at.select_slider(key="columns").set_value(5).run()
+    assert not at.exception and len(card_names(at)) == 4
+
+
+def test_scores_get_two_decimals_only_where_one_would_hide_the_order():
+    def result(index: int, score: float) -> RankResult:
+        return RankResult(rank=index + 1, index=index, name=f"{index}.png", score=score, raw_output="",
+                          parse_method="yesno", warning=None)
+
+    assert page.score_decimals([result(0, 9.4), result(1, 8.0), result(2, 8.0)]) == 1  # a true tie
+    assert page.score_decimals([result(0, 8.04), result(1, 8.01)]) == 2  # both "8.0"
+    assert page.visible_results([result(0, 8.04), result(1, 8.01)], 8.03, "all", decimals=2)[0].score == 8.04
+
+
+def test_a_reload_gets_the_session_back_and_others_see_it_in_recent_runs(app_env, folder):
+    at = open_app()
+    job = run_to_end(at, "a red circle", folder)
+    at.radio(key="sort").set_value("name").run()
+    session = at.session_state["lr_session"]
+    assert at.query_params["s"] == [session] or at.query_params["s"] == session
+
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params["s"] = session  # the same URL, after a refresh
+    reloaded.run()
+    assert reloaded.session_state["lr_job"] is job
+    assert reloaded.text_area(key="query").value == "a red circle" and reloaded.radio(key="sort").value == "name"
+    assert card_names(reloaded) == card_names(at)
+
+    other = open_app()  # a new tab without the URL: a new session, the run under recent runs (localhost)
+    assert other.session_state["lr_session"] != session and "lr_job" not in other.session_state
+    recent = [b for b in other.button if (b.key or "").startswith("recent_")]
+    assert len(recent) >= 1 and "a red circle" in recent[0].label
+    recent[0].click().run()
+    assert other.session_state["lr_job"] is job and len(card_names(other)) == 4
+
+
+def test_compare_shows_the_chosen_results_side_by_side(app_env, folder):
+    at = open_app()
+    job = run_to_end(at, "a red circle", folder)
+    first, second = job.results[0], job.results[1]
+    at.multiselect(key="compare").select(first.index).select(second.index).run()
+    assert not at.exception
+    assert len([e for e in at.main if type(e).__name__ == "Image"]) == 2  # two previews, side by side
+    assert [m.value for m in at.markdown if m.value.startswith("**Rank")][:2] == [
+        f"**Rank {r.rank} | Score: {cards_mod.format_score(r.score, page.score_decimals(job.results))}**"
+        for r in (first, second)
+    ]
+
+
+def test_a_new_run_shows_the_previous_results_until_it_has_its_own(app_env, folder):
+    at = open_app()
+    first = run_to_end(at, "a red circle", folder)
+    variant = first.handle.variant(first.settings.mode, first.settings.max_pixels, first.settings.batch_size)
+    slow_down(variant, 1.0)  # the page's own model, slowed: the next run's first image takes a second
+    try:
+        at.text_area(key="query").input("a blue sky over the previous results").run()  # never scored before
+        at.button(key="run").click().run()
+        second = at.session_state["lr_job"]
+        assert second is not first and second.active and second.progress()[0] == 0
+        assert "上一次的结果（查询：a red circle），新结果出来后替换" in captions(at)
+        live = [e.proto.body for e in at.get("html") if 'class="lr-live"' in e.proto.body]
+        assert len(live) == 3 and first.results[0].name in live[0]  # the previous run's scored images, best first
+        assert second.wait(TIMEOUT)
+    finally:
+        del variant.scorer.score_inputs

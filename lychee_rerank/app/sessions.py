@@ -1,0 +1,82 @@
+"""What survives a page reload: each browser session's choices and run, and the process's recent runs.
+
+Everything lives in this server process's memory, nowhere on disk: a session is keyed by a
+random id in the page's URL (``?s=...``), so a refresh or a reopened tab with that URL gets its
+query, settings, language, results and marks back. The store keeps the last
+:data:`MAX_SESSIONS` sessions and the recent-runs list the last :data:`MAX_RECENT` runs; a
+session or run dropped from them is gone, with the uploaded bytes it held (they were never
+written anywhere). Nothing survives a server restart.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_SESSIONS = 64
+MAX_RECENT = 8
+# The page's choices worth keeping (widget keys); uploads cannot be put back into an uploader, but their run can.
+KEPT_CHOICES = (
+    "lang", "model", "mode", "dtype", "pixels", "batch", "query", "preset", "instruction", "doc_kind", "texts",
+    "folder", "threshold", "top_k", "columns", "sort", "mark_filter",
+)
+
+
+@dataclass
+class Snapshot:
+    choices: dict[str, Any]
+    job: Any  # the session's current Job, or None
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class SessionStore:
+    """Process-wide: the last sessions' snapshots by id, and the recent runs of every session."""
+
+    def __init__(self, max_sessions: int = MAX_SESSIONS, max_recent: int = MAX_RECENT):
+        self.max_sessions, self.max_recent = max_sessions, max_recent
+        self._sessions: OrderedDict[str, Snapshot] = OrderedDict()
+        self._recent: OrderedDict[int, tuple[float, str, Any]] = OrderedDict()  # id(job) -> (when, session, job)
+        self._lock = threading.Lock()
+
+    def save(self, session_id: str, state: MutableMapping[str, Any], job_key: str) -> None:
+        """Remember ``state``'s kept choices and its job under ``session_id``; the job joins the recent runs."""
+        job = state.get(job_key)
+        snapshot = Snapshot({key: state[key] for key in KEPT_CHOICES if key in state}, job)
+        with self._lock:
+            self._sessions[session_id] = snapshot
+            self._sessions.move_to_end(session_id)
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+            if job is not None and id(job) not in self._recent:
+                self._recent[id(job)] = (time.time(), session_id, job)
+                while len(self._recent) > self.max_recent:
+                    self._recent.popitem(last=False)
+
+    def restore(self, session_id: str, state: MutableMapping[str, Any], job_key: str) -> bool:
+        """Put a saved session back into ``state`` (call before any widget is drawn); False if unknown."""
+        with self._lock:
+            snapshot = self._sessions.get(session_id)
+        if snapshot is None:
+            return False
+        state.update(snapshot.choices)
+        if snapshot.job is not None:
+            state[job_key] = snapshot.job
+        return True
+
+    def recent(self, session_id: str | None = None) -> list[tuple[float, Any]]:
+        """(start time, job) of the recent runs, newest first; only ``session_id``'s when given.
+
+        The app shows every session's runs only when it listens on localhost (one user); on a network,
+        colleagues never see each other's queries and images.
+        """
+        with self._lock:
+            runs = list(reversed(self._recent.values()))
+        return [(when, job) for when, owner, job in runs if session_id is None or owner == session_id]

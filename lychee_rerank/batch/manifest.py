@@ -1,0 +1,120 @@
+"""A manifest, checked once and then streamed in normalised chunks.
+
+:meth:`Manifest.open` reads the file's columns, refuses one without ``query`` and ``image``
+(one line naming them), counts the rows and checks that ids are unique, reading only the id
+column. :meth:`Manifest.chunks` then yields tables of at most ``rows`` rows holding every
+manifest column, ``id`` and ``group`` (added when the manifest has none) and three hidden
+columns the job uses and drops from the output: the 0-based row number, the image path resolved
+against the manifest's folder, and the ranking key (the group, or the query for rows without one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .columns import GROUP, HIDDEN, ID, IMAGE, KEY, PATH, QUERY, REQUIRED, ROW
+from .errors import ManifestError
+from .readers import column_names, iter_tables, manifest_format
+
+SCAN_ROWS = 65_536
+
+
+@dataclass
+class Manifest:
+    """A checked manifest: its file, format, columns, row count and ids (see the module docstring)."""
+
+    path: Path
+    fmt: str
+    names: list[str]
+    rows: int = 0
+    ids: set[Any] = field(default_factory=set)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Manifest:
+        """Check the manifest's format, columns and ids; raise ManifestError with the fix otherwise."""
+        path = Path(path)
+        fmt = manifest_format(path)
+        names = column_names(path, fmt)
+        missing = [name for name in REQUIRED if name not in names]
+        if missing:
+            found = ", ".join(names) or "none"
+            raise ManifestError(
+                f"{path.name} lacks the required column(s) {', '.join(missing)}: a manifest needs 'query' and "
+                f"'image' columns (found: {found})"
+            )
+        hidden = [name for name in names if name in HIDDEN]
+        if hidden:
+            raise ManifestError(f"{path.name}: column name(s) {', '.join(hidden)} are reserved; rename them")
+        manifest = cls(path.resolve(), fmt, names)
+        manifest._scan()
+        if not manifest.rows:
+            raise ManifestError(f"{path.name} has no rows: nothing to score")
+        return manifest
+
+    @property
+    def has_ids(self) -> bool:
+        return ID in self.names
+
+    @property
+    def output_names(self) -> list[str]:
+        """The manifest's columns plus ``id`` and ``group`` where it has none."""
+        return self.names + [name for name in (ID, GROUP) if name not in self.names]
+
+    def chunks(self, rows: int) -> Iterator[pa.Table]:
+        """Normalised tables of at most ``rows`` rows, in manifest order."""
+        start = 0
+        for table in iter_tables(self.path, self.fmt, self.names, rows):
+            yield self._normalise(table, start)
+            start += table.num_rows
+
+    def _scan(self) -> None:
+        column = ID if self.has_ids else self.names[0]
+        for table in iter_tables(self.path, self.fmt, [column], SCAN_ROWS):
+            if self.has_ids:
+                self._check_ids(table.column(ID).to_pylist())
+            self.rows += table.num_rows
+        if not self.has_ids:
+            self.ids = set(range(self.rows))
+
+    def _check_ids(self, ids: list[Any]) -> None:
+        for offset, value in enumerate(ids):
+            row = self.rows + offset
+            if value is None or value == "":
+                raise ManifestError(f"{self.path.name}: row {row} has no id; give every row an id, or drop the "
+                                    "id column (rows are then numbered)")
+            if value in self.ids:
+                raise ManifestError(f"{self.path.name}: id {value!r} appears more than once (again at row {row}); "
+                                    "ids must be unique, or drop the id column (rows are then numbered)")
+            self.ids.add(value)
+
+    def _normalise(self, table: pa.Table, start: int) -> pa.Table:
+        numbers = pa.array(range(start, start + table.num_rows), pa.int64())
+        queries = [_text(value) for value in table.column(QUERY).to_pylist()]
+        if not self.has_ids:
+            table = table.append_column(ID, numbers)
+        if GROUP in self.names:
+            keys = [f"g:{g}" if _text(g) else f"q:{q}" for g, q in zip(table.column(GROUP).to_pylist(), queries)]
+        else:
+            keys = [f"q:{q}" for q in queries]
+            table = table.append_column(GROUP, pa.array(queries, pa.string()))
+        paths = [self._resolve(value) for value in table.column(IMAGE).to_pylist()]
+        table = table.append_column(ROW, numbers)
+        table = table.append_column(PATH, pa.array(paths, pa.string()))
+        return table.append_column(KEY, pa.array(keys, pa.string()))
+
+    def _resolve(self, value: Any) -> str | None:
+        text = _text(value).strip()
+        if not text:
+            return None
+        return str(self.path.parent / Path(text).expanduser())
+
+
+def _text(value: Any) -> str:
+    """A manifest value as text: None is empty."""
+    return "" if value is None else str(value)

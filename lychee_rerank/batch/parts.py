@@ -1,0 +1,106 @@
+"""The part files of a job: ``OUT.parts/`` beside the output, written atomically as the job goes.
+
+A part is a Parquet file of scored rows (all manifest columns, the hidden ones, the results). It
+is written to a temporary name, synced, then renamed, so a job killed at any moment (Ctrl-C,
+``kill -9``, a lost node) leaves only whole parts; ``--resume`` reads their ids and skips those
+rows. ``job.json`` records the settings that decide the scores, so a resume with another model
+or manifest is refused rather than mixed. The folder is removed once the output is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .columns import ID
+from .errors import PartsExistError, ResumeMismatchError
+
+logger = logging.getLogger(__name__)
+
+JOB_FILE = "job.json"
+STAGING = "input"  # the Ray engine's copy of the rows still to score; not results
+TMP_SUFFIX = ".tmp"
+
+
+def parts_dir(out: Path) -> Path:
+    """Where the parts of the job writing ``out`` live: ``OUT.parts`` beside it."""
+    return out.with_name(out.name + ".parts")
+
+
+class PartStore:
+    """The ``OUT.parts`` folder of one job."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def prepare(self, settings: dict[str, Any], resume: bool) -> None:
+        """Create the folder, or check an existing one may be resumed with these ``settings``."""
+        job_file = self.folder / JOB_FILE
+        if self.folder.exists() and not resume:
+            raise PartsExistError(
+                f"{self.folder} holds the parts of an earlier run of this job: pass --resume to continue it, "
+                "or delete the folder to start over"
+            )
+        if job_file.exists():
+            recorded = json.loads(job_file.read_text(encoding="utf-8"))
+            changed = [f"{key} was {recorded.get(key)!r}, now {settings.get(key)!r}"
+                       for key in sorted(settings.keys() | recorded.keys()) if settings.get(key) != recorded.get(key)]
+            if changed:
+                raise ResumeMismatchError(
+                    f"--resume with other settings than the run that wrote {self.folder} ({'; '.join(changed)}): "
+                    "give the same ones, or delete the folder to start over"
+                )
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(job_file, lambda path: path.write_text(json.dumps(settings, indent=2) + "\n", "utf-8"))
+
+    def result_files(self) -> list[Path]:
+        """Every whole part (local or Ray), in name order: local parts are named by their first row."""
+        staging = self.folder / STAGING
+        return sorted(path for path in self.folder.rglob("*.parquet")
+                      if staging not in path.parents and not path.name.startswith("."))
+
+    def done_ids(self) -> set[Any]:
+        """The ids already written; unreadable parts (a write cut short) and temporary files are removed."""
+        for leftover in self.folder.rglob(f"*{TMP_SUFFIX}"):
+            leftover.unlink()
+        done: set[Any] = set()
+        for path in self.result_files():
+            try:
+                done.update(pq.read_table(path, columns=[ID]).column(ID).to_pylist())
+            except (pa.ArrowInvalid, OSError) as exc:
+                logger.warning("%s is incomplete (%s); its rows will be scored again", path.name, exc)
+                path.unlink()
+        return done
+
+    def write(self, table: pa.Table, first_row: int) -> Path:
+        """Write ``table`` as the part starting at manifest row ``first_row``, atomically."""
+        path = self.folder / f"part-{first_row:012d}.parquet"
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        return path
+
+    def staging(self) -> Path:
+        """An empty folder for the Ray engine's staged manifest."""
+        folder = self.folder / STAGING
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """``write(tmp)`` then fsync and rename to ``path``: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}{TMP_SUFFIX}")
+    write(tmp)
+    with open(tmp, "rb+") as stream:
+        os.fsync(stream.fileno())
+    os.replace(tmp, path)
