@@ -352,3 +352,25 @@ def test_full_size_view_steps_with_arrows_and_two_picks_make_the_zip(tiny_rerank
         sync_api.expect(combobox(page, "筛选")).to_have_value("只看选中")
         picked = page.locator('[class*="st-key-card_"][class*="_pick"] button[kind="primary"]')
         sync_api.expect(picked).to_have_count(2)
+
+
+def test_the_demo_banner_and_cards_that_fill_in_during_the_run():
+    """Issue 16 items 1 and 2 in a real browser: the demo is labelled; the best so far appear while it scores."""
+    colours = [(r, g, 90) for r in range(0, 250, 25) for g in range(0, 250, 25)]  # 100 distinct images
+    files = [{"name": f"shape_{i:03d}.png", "mimeType": "image/png", "buffer": png_bytes(c, (96, 96))}
+             for i, c in enumerate(colours)]
+    with streamlit_server("demo") as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_text("当前是内置演示模型。").wait_for(timeout=90_000)
+        page.get_by_role("button", name="载入内置示例").click()
+        sync_api.expect(page.locator("textarea").first).to_have_value("a red circle")
+        uploader(page, "上传图片或 zip").set_input_files(files)
+        page.get_by_text("已选择 100 个文件").wait_for(timeout=60_000)
+        page.get_by_role("button", name="开始重排序").click()
+        page.locator(".lr-live").first.wait_for(timeout=60_000)  # while the run goes on
+        assert page.get_by_text(re.compile(r"目前最好的 \d+ 张")).count() == 1
+        page.locator(".lr-card").first.wait_for(timeout=120_000)
+        sync_api.expect(page.locator(".lr-live")).to_have_count(0)
+        # the 10 bundled examples (a folder) and the 100 uploads ranked together, the red circle first
+        sync_api.expect(page.get_by_text("完成：110 张图片已排序")).to_be_visible()
+        assert page.locator(".lr-card .lr-name").first.inner_text() == "red_circle.png"
