@@ -56,6 +56,11 @@ def tr(key: str, **values) -> str:
     return t(lang, key, **values)
 
 
+def rank_text(rank: int, score: float, decimals: int = 1) -> str:
+    """'Rank 3 | Score: 7.2' (two decimals where the grid needs them)."""
+    return tr("rank_line", rank=rank, score=cards.format_score(score, decimals))
+
+
 @st.cache_resource(show_spinner=False)
 def engine() -> Engine:
     return Engine()
@@ -284,7 +289,7 @@ def draw_small_cards(job: Job, best: list) -> None:
     for row in range(0, len(best), page.LIVE_COLUMNS):
         row_cards = zip(st.columns(page.LIVE_COLUMNS), best[row : row + page.LIVE_COLUMNS])
         for place, (column, result) in enumerate(row_cards, start=row + 1):
-            rank_line = tr("rank_line", rank=place, score=cards.format_score(result.score))
+            rank_line = rank_text(place, result.score)
             column.html(cards.live_card_html(result, job.thumbnail(result.index), rank_line=rank_line))
 
 
@@ -311,13 +316,13 @@ elif job is not None:
 # --- results --------------------------------------------------------------------------------------
 def draw_card(job: Job, result, decimals: int) -> None:
     badge = tr("warning_badge") if result.warning else None
-    rank_line = tr("rank_line", rank=result.rank, score=cards.format_score(result.score, decimals))
+    rank_line = rank_text(result.rank, result.score, decimals)
     warning = translate_warning(lang, result.warning)
     if job.texts is not None:
         st.html(cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning))
     else:
         st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge, warning=warning))
-    draw_mark_buttons(job, result.index, prefix=f"card_{result.index}")
+    draw_mark_buttons(job, result.index, in_view=False)
     with st.expander(tr("model_output"), expanded=False):
         draw_model_output(result)
 
@@ -330,14 +335,16 @@ def draw_model_output(result) -> None:
     st.html(f'<pre style="white-space:pre-wrap;margin:0">{body}</pre>')
 
 
-def draw_mark_buttons(job: Job, index: int, prefix: str) -> None:
-    """View (cards only), pick and reject: a marked button is highlighted; pressing it again clears the mark."""
-    mark = job.marks.get(index)
-    view, pick, reject = st.columns(3) if prefix.startswith("card") else (None, *st.columns(2))
+def draw_mark_buttons(job: Job, index: int, in_view: bool) -> None:
+    """Pick and reject (and View, on cards): a marked button is highlighted; pressing it again clears the mark.
+
+    In the full-size view they have keys, P and X; on the cards they have none (one key, many buttons).
+    """
+    mark, prefix = job.marks.get(index), "view" if in_view else f"card_{index}"
+    view, pick, reject = (None, *st.columns(2)) if in_view else st.columns(3)
     if view is not None:
         view.button(tr("view"), key=f"{prefix}_view", on_click=open_view, args=(index,), width="stretch",
                     icon=":material/zoom_in:")
-    in_view = prefix == "view"  # only the full-size view has keys: P picks, X rejects
     pick.button(tr("pick"), key=f"{prefix}_pick", type="primary" if mark == PICK else "secondary",
                 on_click=job.toggle_mark, args=(index, PICK), width="stretch", shortcut="P" if in_view else None)
     reject.button(tr("reject"), key=f"{prefix}_reject", type="primary" if mark == REJECT else "secondary",
@@ -362,13 +369,12 @@ def full_view(job: Job, order: list[int], decimals: int) -> None:
     """One result large: image (or text), rank, score, warnings, raw output; arrows step, P/X mark, Esc closes."""
     index = st.session_state[VIEWING]
     result = next(r for r in job.results if r.index == index)
-    st.markdown(f"**{tr('rank_line', rank=result.rank, score=cards.format_score(result.score, decimals))}** · "
-                f"{cards.esc(result.name)}")
+    st.markdown(f"**{rank_text(result.rank, result.score, decimals)}** · {cards.esc(result.name)}")
     if job.texts is None:
         preview = job.preview(index)
         st.image(preview, width=page.display_width(preview))
     else:
-        st.html(f'<div class="lr-text">{cards.esc(result.text or "")}</div>')
+        st.html(cards.text_html(result.text))
     if result.warning:
         st.warning(translate_warning(lang, result.warning))
     previous, following = st.columns(2)
@@ -376,7 +382,7 @@ def full_view(job: Job, order: list[int], decimals: int) -> None:
                     shortcut="Left")
     following.button(tr("view_next"), key="view_next", on_click=step_view, args=(order, 1), width="stretch",
                      shortcut="Right")
-    draw_mark_buttons(job, index, prefix="view")
+    draw_mark_buttons(job, index, in_view=True)
     draw_model_output(result)
     st.caption(tr("view_keys"))
 
@@ -392,11 +398,11 @@ def draw_compare(job: Job, decimals: int) -> None:
     for column, index in zip(st.columns(len(chosen)), chosen):
         result = by_index[index]
         with column:
-            st.markdown(f"**{tr('rank_line', rank=result.rank, score=cards.format_score(result.score, decimals))}**")
+            st.markdown(f"**{rank_text(result.rank, result.score, decimals)}**")
             if job.texts is None:
                 st.image(job.preview(index), caption=result.name, width="stretch")
             else:
-                st.html(f'<div class="lr-text">{cards.esc(result.text or "")}</div>')
+                st.html(cards.text_html(result.text))
 
 
 def draw_result_controls() -> None:

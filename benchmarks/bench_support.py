@@ -27,6 +27,7 @@ from lychee_rerank.runtime.loading import LoadedModel, load_model
 import model_shapes
 
 DEFAULT_OUT_DIR = Path("benchmarks") / "out"
+MIXED_SIZES = "3024x4032,1024x768,512x512,1920x1080"  # phone photos, 1024x768, 512x512, screenshots
 DEFAULT_MODEL_CACHE = DEFAULT_OUT_DIR / "models"
 MODEL_HELP = (
     "tiny | mid | small-qwen-vocab | mid-qwen-vocab | qwen2.5-vl-7b-arch | qwen2.5-vl-3b-arch | "
@@ -89,6 +90,17 @@ def synthetic_image(index: int, size: tuple[int, int], *, fmt: str = "JPEG") -> 
     buffer = io.BytesIO()
     image.save(buffer, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
     return buffer.getvalue()
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """'448x448,1024x768' -> [(448, 448), (1024, 768)]."""
+    return [parse_size(part) for part in text.split(",") if part.strip()]
+
+
+def cycled_images(count: int, sizes: Sequence[tuple[int, int]]) -> list[tuple[str, bytes]]:
+    """``count`` distinct (name, JPEG bytes) images whose sizes cycle through ``sizes`` (a realistic mix)."""
+    cycle = [sizes[i % len(sizes)] for i in range(count)]
+    return [(f"image_{i:03d}_{w}x{h}.jpg", synthetic_image(i, (w, h))) for i, (w, h) in enumerate(cycle)]
 
 
 def synthetic_images(

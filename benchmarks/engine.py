@@ -23,16 +23,23 @@ import time
 from typing import Any
 
 import torch
+from requery import FIRST, compare_queries
 
 from lychee_rerank.export import format_table
 from lychee_rerank.reranker import Reranker
 from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
 from lychee_rerank.settings import BATCH_AUTO, DEFAULT_MAX_PIXELS, PATCH_SIZE
 
-from bench_support import DEFAULT_MODEL_CACHE, MODEL_HELP, parse_size, resolve_model, script_main, synthetic_image
+from bench_support import (
+    DEFAULT_MODEL_CACHE,
+    MIXED_SIZES,
+    MODEL_HELP,
+    cycled_images,
+    parse_sizes,
+    resolve_model,
+    script_main,
+)
 
-DEFAULT_SIZES = "3024x4032,1024x768,512x512,1920x1080"
-FIRST, SECOND = "glassmorphism dashboard", "glassmorphism dashboard, light theme"
 # Dense bf16 tensor-core peaks from the vendors' datasheets (TFLOP/s), by device-name fragment, most specific first.
 PEAK_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0), ("H200", 989.0), ("GH200", 989.0),
                ("A100", 312.0), ("L40S", 362.0), ("RTX 4090", 165.0), ("A10", 125.0))
@@ -44,14 +51,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--images", type=int, default=16)
-    parser.add_argument("--image-sizes", default=DEFAULT_SIZES, help=f"cycled through (default {DEFAULT_SIZES})")
+    parser.add_argument("--image-sizes", default=MIXED_SIZES, help=f"cycled through (default {MIXED_SIZES})")
     parser.add_argument("--batch", type=int, default=4, help="the fixed batch size compared with 1 and auto")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--model-cache", default=str(DEFAULT_MODEL_CACHE))
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/engine.json)")
     args = parser.parse_args(argv)
-    args.image_sizes = [parse_size(s) for s in args.image_sizes.split(",") if s.strip()]
+    args.image_sizes = parse_sizes(args.image_sizes)
     return args
 
 
@@ -91,30 +98,13 @@ def configurations(batch: int) -> list[tuple[str, int | str, int, bool]]:
     return runs + [(f"batch {batch}, prepared ahead, input order", batch, 2, False)]
 
 
-def requery(loaded: Any, images: list, max_pixels: int) -> dict[str, Any]:
-    cached = Reranker(loaded, mode="yesno", batch_size=BATCH_AUTO, max_pixels=max_pixels)
-    timings = {}
-    for label, query in (("first", FIRST), ("second", SECOND)):
-        start = time.perf_counter()
-        ranking = cached.rank(query, images)
-        timings[label] = time.perf_counter() - start
-    uncached = Reranker(loaded, mode="yesno", batch_size=BATCH_AUTO, max_pixels=max_pixels, vision_cache_mib=0)
-    reference = uncached.rank(SECOND, images)
-    delta = max(abs(a.p_yes - b.p_yes) for a, b in zip(sorted(ranking, key=lambda r: r.index),
-                                                     sorted(reference, key=lambda r: r.index)) if a.ok)
-    return {"first_s": timings["first"], "second_s": timings["second"],
-            "ratio_first_over_second": timings["first"] / timings["second"], "max_abs_delta_p_yes": delta,
-            "same_ranking": [r.index for r in ranking] == [r.index for r in reference]}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     info = machine_info()
     loaded = resolve_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache,
                            max_pixels=args.max_pixels)
-    sizes = [args.image_sizes[i % len(args.image_sizes)] for i in range(args.images)]
-    images = [(f"image_{i:03d}_{w}x{h}.jpg", synthetic_image(i, (w, h))) for i, (w, h) in enumerate(sizes)]
+    images = cycled_images(args.images, args.image_sizes)
     flops = flops_per_unit(loaded.model)
     warm = Reranker(loaded, mode="yesno", max_pixels=args.max_pixels, vision_cache_mib=0)
     warm.rank("warm-up", images[:2])  # first-call costs (allocator, kernels) belong to no configuration
@@ -127,12 +117,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         runs.append(measure(reranker, images, label, flops))
     base = runs[0]["scores"]
     spread = max(abs(r["scores"][i] - base[i]) for r in runs for i in base)
+    requery = compare_queries(loaded, images, batch_size=BATCH_AUTO, max_pixels=args.max_pixels)
     gpu, peak = peak_tflops(loaded.device)
     info["load_average_end"] = load_average()
     return {"benchmark": "engine", "model": args.model, "device": loaded.device, "gpu": gpu, "peak_tflops": peak,
             "dtype": str(loaded.dtype), "images": args.images, "max_pixels": args.max_pixels,
             "image_sizes": [f"{w}x{h}" for w, h in args.image_sizes], "runs": runs,
-            "max_score_spread_across_runs": spread, "requery": requery(loaded, images, args.max_pixels),
+            "max_score_spread_across_runs": spread, "requery": requery,
             "machine": info}
 
 

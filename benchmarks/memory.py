@@ -41,7 +41,7 @@ from bench_support import (
     DEFAULT_MODEL_CACHE,
     MODEL_HELP,
     parameter_count,
-    parse_size,
+    parse_sizes,
     resolve_model,
     script_main,
     synthetic_image,
@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-cache", default=str(DEFAULT_MODEL_CACHE))
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/memory.json)")
     args = parser.parse_args(argv)
-    args.image_sizes = [parse_size(s) for s in args.image_sizes.split(",") if s.strip()]
+    args.image_sizes = parse_sizes(args.image_sizes)
     if not 1 <= args.after < args.images:
         parser.error("--after must be at least 1 and below --images")
     return args

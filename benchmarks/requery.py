@@ -22,10 +22,17 @@ from lychee_rerank.export import format_table
 from lychee_rerank.reranker import Reranker
 from lychee_rerank.runtime.machine import describe_machine, machine_info
 
-from bench_support import DEFAULT_MODEL_CACHE, MODEL_HELP, parse_size, resolve_model, script_main, synthetic_image
+from bench_support import (
+    DEFAULT_MODEL_CACHE,
+    MIXED_SIZES,
+    MODEL_HELP,
+    cycled_images,
+    parse_sizes,
+    resolve_model,
+    script_main,
+)
 
 FIRST, SECOND = "glassmorphism dashboard", "glassmorphism dashboard, light theme"
-DEFAULT_SIZES = "3024x4032,1024x768,512x512,1920x1080"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,13 +41,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--images", type=int, default=32)
-    parser.add_argument("--image-sizes", default=DEFAULT_SIZES, help=f"cycled through (default {DEFAULT_SIZES})")
+    parser.add_argument("--image-sizes", default=MIXED_SIZES, help=f"cycled through (default {MIXED_SIZES})")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--model-cache", default=str(DEFAULT_MODEL_CACHE))
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/requery.json)")
     args = parser.parse_args(argv)
-    args.image_sizes = [parse_size(s) for s in args.image_sizes.split(",") if s.strip()]
+    args.image_sizes = parse_sizes(args.image_sizes)
     return args
 
 
@@ -50,28 +57,34 @@ def timed(reranker: Reranker, query: str, images: list) -> tuple[float, Any]:
     return time.perf_counter() - start, ranking
 
 
+def compare_queries(loaded: Any, images: list, *, batch_size: int | str, max_pixels: int | None = None) -> dict:
+    """A first query, a refined second one (cache on), and the second again without the cache: times and agreement."""
+    cached = Reranker(loaded, mode="yesno", batch_size=batch_size, max_pixels=max_pixels)
+    uncached = Reranker(loaded, mode="yesno", batch_size=batch_size, max_pixels=max_pixels, vision_cache_mib=0)
+    timed(uncached, "warm-up", images[:1])  # first-call costs (allocator, kernels) are not the cache's
+    first_s, _ = timed(cached, FIRST, images)
+    second_s, second = timed(cached, SECOND, images)
+    uncached_s, reference = timed(uncached, SECOND, images)
+    pairs = zip(sorted(second, key=lambda r: r.index), sorted(reference, key=lambda r: r.index))
+    return {
+        "first_s": first_s, "second_s": second_s, "second_uncached_s": uncached_s,
+        "ratio_first_over_second": first_s / second_s,
+        "max_abs_delta_p_yes": max(abs(a.p_yes - b.p_yes) for a, b in pairs if a.ok),
+        "same_ranking": [r.index for r in second] == [r.index for r in reference],
+        "cache": cached.describe()["vision_cache"],
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     info = machine_info()
     loaded = resolve_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache)
-    sizes = [args.image_sizes[i % len(args.image_sizes)] for i in range(args.images)]
-    images = [(f"image_{i:02d}_{w}x{h}.jpg", synthetic_image(i, (w, h))) for i, (w, h) in enumerate(sizes)]
-    cached = Reranker(loaded, mode="yesno", batch_size=args.batch_size)
-    uncached = Reranker(loaded, mode="yesno", batch_size=args.batch_size, vision_cache_mib=0)
-    timed(uncached, "warm-up", images[:1])  # first-call costs (allocator, kernels) are not the cache's
-    first_s, _ = timed(cached, FIRST, images)
-    second_s, second = timed(cached, SECOND, images)
-    uncached_s, reference = timed(uncached, SECOND, images)
-    delta = max(abs(a.p_yes - b.p_yes) for a, b in zip(sorted(second, key=lambda r: r.index),
-                                                     sorted(reference, key=lambda r: r.index)))
+    figures = compare_queries(loaded, cycled_images(args.images, args.image_sizes), batch_size=args.batch_size)
     return {
         "benchmark": "requery", "model": args.model, "device": loaded.device, "images": args.images,
         "image_sizes": [f"{w}x{h}" for w, h in args.image_sizes], "batch_size": args.batch_size,
-        "first_s": first_s, "second_s": second_s, "second_uncached_s": uncached_s,
-        "ratio_first_over_second": first_s / second_s, "max_abs_delta_p_yes": delta,
-        "same_ranking": [r.index for r in second] == [r.index for r in reference],
-        "cache": cached.describe()["vision_cache"], "machine": info,
+        **figures, "machine": info,
     }
 
 

@@ -35,7 +35,7 @@ from bench_support import (
     MODEL_HELP,
     median,
     parameter_count,
-    parse_size,
+    parse_sizes,
     percentile,
     resolve_model,
     script_main,
@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/throughput.json)")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
-    args.image_sizes = [parse_size(s) for s in args.image_sizes.split(",") if s.strip()]
+    args.image_sizes = parse_sizes(args.image_sizes)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if any(b < 1 for b in args.batch_sizes) or args.images < 1 or args.new_tokens < 1:
         parser.error("batch sizes, --images and --new-tokens must be at least 1")

@@ -1,7 +1,8 @@
 """The Reranker: one loaded model turning (query, images) into ranked results.
 
-``intake`` prepares each image, ``scoring`` scores batches, ``runtime`` loads the model; the
-Reranker owns the run (lock, batches, duplicates, out-of-memory retries, progress, stop).
+``intake`` prepares each image, ``scoring`` scores batches, ``runtime`` loads the model, and
+``execution`` takes one run through it (batches prepared ahead, duplicates, out-of-memory retries,
+progress, stop); the Reranker holds the model, its settings and the lock that serialises runs.
 """
 
 from __future__ import annotations

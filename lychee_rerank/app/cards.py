@@ -78,26 +78,37 @@ def highlight_score_html(raw_output: str, parse_method: str) -> str:
 
 def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: str | None, warning: str | None) -> str:
     """One grid card: thumbnail, bold 'Rank X | Score: Y' in its band colour, file name, warning badge."""
-    top = f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}"></div>'
     name = f'<div class="lr-name" title="{esc(result.name)}">{esc(result.name)}</div>'
-    return _card(result, top, name, rank_line, badge, warning)
+    return _card(result, _thumb_html(result, thumbnail), name, rank_line, badge, warning)
 
 
 def live_card_html(result: RankResult, thumbnail: bytes, *, rank_line: str) -> str:
     """A small card for the grid that fills in while a run goes on (not a result card: class ``lr-live``)."""
-    top = f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}"></div>'
-    rank = f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>'
-    return f'<div class="lr-live">{top}{rank}<div class="lr-name">{esc(result.name)}</div></div>'
+    name = f'<div class="lr-name">{esc(result.name)}</div>'
+    return f'<div class="lr-live">{_thumb_html(result, thumbnail)}{_rank_html(result, rank_line)}{name}</div>'
 
 
 def text_card_html(result: RankResult, *, rank_line: str, badge: str | None, warning: str | None) -> str:
     """One grid card for a text document: the text in a box, then the rank line and any warning."""
-    return _card(result, f'<div class="lr-text">{html.escape(result.text or "")}</div>', "", rank_line, badge, warning)
+    return _card(result, text_html(result.text), "", rank_line, badge, warning)
+
+
+def text_html(text: str | None) -> str:
+    """A text document in its box (line breaks kept)."""
+    return f'<div class="lr-text">{html.escape(text or "")}</div>'
+
+
+def _thumb_html(result: RankResult, thumbnail: bytes) -> str:
+    return f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}"></div>'
+
+
+def _rank_html(result: RankResult, rank_line: str) -> str:
+    return f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>'
 
 
 def _card(result: RankResult, top: str, name: str, rank_line: str, badge: str | None, warning: str | None) -> str:
     classes = "lr-card lr-top" if result.rank == 1 else "lr-card"
-    rank = f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>'
+    rank = _rank_html(result, rank_line)
     note = esc(warning or "")
     flag = f'<div class="lr-warn" title="{note}">{esc(badge)}: {note}</div>' if badge else ""
     return f'<div class="{classes}" data-rank="{result.rank}">{top}{rank}{name}{flag}</div>'

@@ -54,9 +54,6 @@ class Job:
     query_image: tuple[str, bytes] | None = None  # a reference image ("more like this one")
     texts: list[str] | None = None  # rank these texts instead of images
     state: str = PREPARING
-    done: int = 0
-    total: int = 0
-    latest: RankResult | None = None
     results: list[RankResult] | None = None  # best first, when finished
     inputs: list[ImageInput] = field(default_factory=list)
     query_warnings: list[str] = field(default_factory=list)
@@ -110,6 +107,14 @@ class Job:
         """(done, total, latest result) from one moment: the page never pairs a count with another's result."""
         return self._progress
 
+    @property
+    def done(self) -> int:
+        return self._progress[0]
+
+    @property
+    def total(self) -> int:
+        return self._progress[1]
+
     def best_so_far(self, k: int) -> list[RankResult]:
         """The ``k`` best documents scored so far in this run (failed ones left out), best first."""
         scored = [r for r in list(self._so_far) if r.ok]
@@ -159,8 +164,7 @@ class Job:
         else:
             digests = ["text:" + bytes_digest(text.encode("utf-8")) for text in self.texts]
         self.uploads = []  # the inputs hold the bytes now; do not keep two copies
-        self.total = len(self.texts if self.texts is not None else self.inputs)
-        self._progress = (0, self.total, None)
+        self._progress = (0, len(self.texts if self.texts is not None else self.inputs), None)
         if self.query_image is not None:
             digests.append("query-image:" + bytes_digest(self.query_image[1]))
         self._key = self.engine.cache.key(self.settings, self.query, self.instruction, digests)
@@ -173,8 +177,8 @@ class Job:
         if self.texts is None:  # same bytes may come under other names this time
             hit = [replace(r, name=self.inputs[r.index].name, path=self.inputs[r.index].path) for r in hit]
         self.results = list(hit)
-        self.done, self.cached, self.state = self.total, True, DONE
         self._progress = (self.total, self.total, None)
+        self.cached, self.state = True, DONE
         return True
 
     def _wait_turn(self) -> bool:
@@ -211,7 +215,6 @@ class Job:
             self.state = DONE
 
     def _on_progress(self, done: int, total: int, result: RankResult) -> None:
-        self.latest, self.done, self.total = result, done, total
         self._progress = (done, total, result)
         self._so_far.append(result)
         if not self._stop.is_set():

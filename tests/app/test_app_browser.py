@@ -251,18 +251,23 @@ def test_readme_full_size_view_screenshot():
 
 def test_typing_the_query_then_one_click_starts_the_run(tiny_reranker_dir: Path):
     """Issue 16 bug 2: the first click after typing used to only commit the text (the button was disabled)."""
-    files = [{"name": f"{c}.png", "mimeType": "image/png", "buffer": png_bytes(c)} for c in ("red", "blue")]
     with streamlit_server(str(tiny_reranker_dir)) as url, browser_page() as page:
-        page.goto(url)
-        query_box = page.locator("textarea").first
-        query_box.wait_for(state="visible", timeout=90_000)
-        uploader(page, "上传图片或 zip").set_input_files(files)
-        page.get_by_text("已选择 2 个文件").wait_for(timeout=30_000)
-        query_box.click()
-        page.keyboard.type("a red circle")  # focus stays in the box: nothing committed the text yet
+        upload_two_then_type_the_query(page, url)  # focus stays in the box: nothing committed the text yet
         page.get_by_role("button", name="开始重排序").click()  # exactly one click
         page.locator(".lr-card").nth(1).wait_for(timeout=120_000)
         assert page.locator(".lr-card").count() == 2
+
+
+def upload_two_then_type_the_query(page, url: str) -> None:
+    """Open the app, upload two images, then type a query into the focused box without committing it."""
+    files = [{"name": f"{c}.png", "mimeType": "image/png", "buffer": png_bytes(c)} for c in ("red", "blue")]
+    page.goto(url)
+    query_box = page.locator("textarea").first
+    query_box.wait_for(state="visible", timeout=90_000)
+    uploader(page, "上传图片或 zip").set_input_files(files)
+    page.get_by_text("已选择 2 个文件").wait_for(timeout=30_000)
+    query_box.click()
+    page.keyboard.type("a red circle")
 
 
 def test_switching_the_language_keeps_every_choice(tiny_reranker_dir: Path):
@@ -301,15 +306,8 @@ def choose(page, label: str, option: str, attempts: int = 4) -> None:
 
 def test_ctrl_enter_in_the_query_box_starts_the_run(tiny_reranker_dir: Path):
     """Issue 16 bug 2, second half: Ctrl+Enter in the query box commits the text and starts the run."""
-    files = [{"name": f"{c}.png", "mimeType": "image/png", "buffer": png_bytes(c)} for c in ("red", "blue")]
     with streamlit_server(str(tiny_reranker_dir)) as url, browser_page() as page:
-        page.goto(url)
-        query_box = page.locator("textarea").first
-        query_box.wait_for(state="visible", timeout=90_000)
-        uploader(page, "上传图片或 zip").set_input_files(files)
-        page.get_by_text("已选择 2 个文件").wait_for(timeout=30_000)
-        query_box.click()
-        page.keyboard.type("a red circle")
+        upload_two_then_type_the_query(page, url)
         page.keyboard.press("Control+Enter")  # no click anywhere
         page.locator(".lr-card").nth(1).wait_for(timeout=120_000)
         assert page.locator(".lr-card").count() == 2
