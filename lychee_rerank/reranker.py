@@ -173,7 +173,7 @@ class Reranker:
             >>> images = [examples / "red_circle.png", examples / "blue_square_on_yellow.png"]
             >>> ranking = reranker.rank("a red circle", images)
             >>> [(r.rank, r.name, r.score) for r in ranking]
-            [(1, 'red_circle.png', 9.9909), (2, 'blue_square_on_yellow.png', 0.0029)]
+            [(1, 'red_circle.png', 9.9085), (2, 'blue_square_on_yellow.png', 0.0457)]
         """
         documents = as_documents(images)
         return self._rank(query, query_image, documents, instruction, on_progress, should_stop, on_wait)
@@ -188,12 +188,12 @@ class Reranker:
         The arguments are :meth:`rank`'s; ``texts`` are strings (or ``Document`` objects).
         Results carry the ``text``, a short ``name`` (its first 80 characters) and ``path`` None.
 
-        Example (the demo model was trained on images only, so its text scores carry no meaning)::
+        Example (the demo model matches a description against its counterpart in the other language)::
 
             >>> reranker = Reranker.from_pretrained("demo", device="cpu")
-            >>> ranking = reranker.rank_texts("a red circle", ["a red circle", "a blue square"])
+            >>> ranking = reranker.rank_texts("红色圆形", ["a blue square", "a red circle"])
             >>> [(r.rank, r.name, r.score, r.path) for r in ranking]
-            [(1, 'a blue square', 0.0067, None), (2, 'a red circle', 0.0045, None)]
+            [(1, 'a red circle', 9.9598, None), (2, 'a blue square', 0.0513, None)]
         """
         documents = as_documents(texts, texts=True)
         return self._rank(query, query_image, documents, instruction, on_progress, should_stop, on_wait)

@@ -235,7 +235,12 @@ def test_the_model_declared_pixel_budget_and_the_users_choice(tmp_path: Path):
 
 def test_the_demo_declares_its_training_scale():
     demo = Reranker.from_pretrained("demo", device="cpu")
-    assert demo.max_pixels == 84 * 84 and demo.describe()["max_pixels"] == 84 * 84
+    assert (demo.min_pixels, demo.max_pixels) == (84 * 84, 84 * 84) and demo.describe()["max_pixels"] == 84 * 84
+    # every image is shown at about 84 x 84, a 56 px canvas and a 4000 px one alike
+    ranking = demo.rank("a red circle", [jpeg_bytes("red", (56, 56)), jpeg_bytes("red", (4000, 4000))])
+    assert [r.scored_size for r in ranking] == [(84, 84), (84, 84)]
+    fewer = Reranker(demo.loaded_model, max_pixels=56 * 56)  # below the declared minimum: the user's wins
+    assert (fewer.min_pixels, fewer.max_pixels) == (56 * 56, 56 * 56)
 
 
 def test_results_record_the_instruction_used(tiny_reranker):

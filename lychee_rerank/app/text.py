@@ -140,12 +140,12 @@ TEXT: dict[str, dict[str, str]] = {
     "info_pixels": {"zh": "图片像素预算", "en": "Pixel budget"},
     "batch_label": {"zh": "批大小", "en": "Batch size"},
     "demo_banner": {
-        "zh": "**当前是内置演示模型。** 它很小，只学过一件事：纯色背景上的一个彩色形状（圆形、方形、三角形、星形；红、橙、黄、绿、蓝、紫）。"
-        "试试用“a red circle”或“红色圆形”给内置示例排序。要给真实照片排序，请在侧边栏“模型”中填写真实模型，"
+        "zh": "**当前是内置演示模型。** 它很小，只认得彩色形状（圆形、方形、三角形、星形；红、橙、黄、绿、蓝、紫）。"
+        "试试用“a red circle”或“红色圆形”给内置示例排序，或上传一张参考图。要给真实照片排序，请在侧边栏“模型”中填写真实模型，"
         "例如 vec-ai/lychee-rerank-mm（Hugging Face id 或本地文件夹）。",
-        "en": "**This is the bundled demo model.** It is tiny and knows one thing: a coloured shape on a plain background "
+        "en": "**This is the bundled demo model.** It is tiny and knows only coloured shapes "
         "(circle, square, triangle, star; red, orange, yellow, green, blue, purple). Try \"a red circle\" on the bundled "
-        "examples. To rank real photos, set a real model in the sidebar's Model field, e.g. vec-ai/lychee-rerank-mm "
+        "examples, or a reference image. To rank real photos, set a real model in the sidebar's Model field, e.g. vec-ai/lychee-rerank-mm "
         "(a Hugging Face id or a local folder).",
     },
     "demo_load_examples": {"zh": "载入内置示例", "en": "Load the examples"},

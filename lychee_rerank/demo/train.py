@@ -54,15 +54,21 @@ DEMO_SHAPE = ModelShape(
 
 
 @dataclass
-class TrainConfig:
-    steps: int = 2500
-    batch_size: int = 32
+class Schedule:
+    """The optimiser settings both training stages share (see :func:`lr_at`)."""
+
     lr: float = 2e-3
     warmup: int = 100
     decay_from: int = 300  # after this step lr = lr * sqrt(decay_from / step): independent of the run length
+    weight_decay: float = 0.01
+
+
+@dataclass
+class TrainConfig(Schedule):
+    steps: int = 2500
+    batch_size: int = 32
     snapshot_every: int = 0  # >0: also save a loadable copy every N steps under snapshot_dir/step_N
     snapshot_dir: str | None = None
-    weight_decay: float = 0.01
     aux_weight: float = 1.0
     aux_shape_weight: float = 1.0  # extra factor on the vision head's shape term (shape is the hard part)
     aux_until: float = 1.0  # fraction of training with the auxiliary heads on
@@ -167,7 +173,7 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
     return new_model(build_config(cfg.shape, tokenizer)), processor
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
+def lr_at(step: int, cfg: Schedule) -> float:
     """Linear warm-up, constant, then inverse square root decay.
 
     The schedule does not depend on ``cfg.steps``, so a run of N steps is the prefix of any longer run.
@@ -293,7 +299,10 @@ def _val_accuracy(model: Any, val: list, no_yes: list[int]) -> float:
 def save(model: Any, processor: Any, out: Path, cfg: TrainConfig, log: list[dict], seconds: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
-    model.to(torch.bfloat16).save_pretrained(out)
+    model.to(torch.bfloat16)
+    for sub in (model.config.text_config, model.config.vision_config):
+        sub.dtype = torch.bfloat16  # a model loaded in float32 (the second stage) would otherwise say so
+    model.save_pretrained(out)
     processor.save_pretrained(out)
     record = {"train_config": asdict(cfg), "steps_done": len(log), "wall_seconds": round(seconds, 1),
               "torch_threads": torch.get_num_threads(), "log": log}

@@ -230,7 +230,8 @@ def pixel_budget(config: Any, max_pixels: int | None = None, min_pixels: int | N
     """
     declared = getattr(config, "lychee_reranker", None) or {}
     maximum = max_pixels or declared.get("max_pixels") or DEFAULT_MAX_PIXELS
-    minimum = min_pixels or declared.get("min_pixels") or min(MIN_PIXELS, maximum)
+    # a declared minimum never exceeds the user's maximum: asking for fewer pixels must not be an error
+    minimum = min_pixels or min(declared.get("min_pixels") or MIN_PIXELS, maximum)
     if minimum < PATCH_FACTOR**2 or maximum < minimum:
         raise InvalidSettingError(
             f"pixel budget min_pixels={minimum}, max_pixels={maximum} is not valid: both must be at least "
