@@ -63,10 +63,6 @@ class AugScene:
     def shape(self) -> str:
         return self.items[0].shape
 
-    @property
-    def label(self) -> str:
-        return f"{self.colour} {self.shape}"
-
     def targets(self) -> set[tuple[str, str]]:
         return {(i.colour, i.shape) for i in self.items}
 

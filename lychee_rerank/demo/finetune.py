@@ -27,7 +27,7 @@ from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
 from ..scoring.yesno import yes_no_token_ids
 from . import pairs
-from .train import AuxHeads, Probes, Schedule, lr_at, save
+from .train import AuxHeads, Probes, Schedule, lr_at, pair_accuracy, save
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +54,13 @@ class FinetuneConfig(Schedule):
 class _Steps(IterableDataset):
     """Step k's batch, drawn from its own seed: the same batches whichever process draws them."""
 
-    def __init__(self, processor: Any, cfg: FinetuneConfig, first: int, count: int, base: int):
+    def __init__(self, processor: Any, cfg: FinetuneConfig, count: int, base: int):
         self.batcher = pairs.PairBatcher(processor, cfg.pixels)
-        self.cfg, self.first, self.count, self.base = cfg, first, count, base
+        self.cfg, self.count, self.base = cfg, count, base
 
     def __iter__(self):
         torch.set_num_threads(1)
-        for step in range(self.first, self.first + self.count):
+        for step in range(self.count):
             rng = random.Random(self.base + self.cfg.seed * 1_000_000 + step)
             yield self.batcher(pairs.make_batch(rng, self.cfg.batch_size, self.cfg.mix))
 
@@ -88,7 +88,7 @@ class Finetuner:
             lambda module, args, output: self.captured.__setitem__("merged", output.pooler_output))
         self.params = [*self.model.parameters(), *self.probes.parameters(), *self.heads.parameters()]
         self.optimiser = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-        self.val = list(_loader(_Steps(self.processor, cfg, 0, 4, VALIDATION_SEED_BASE), 0))
+        self.val = list(_loader(_Steps(self.processor, cfg, 4, VALIDATION_SEED_BASE), 0))
         self.log: list[dict] = []
         self.start = time.time()
 
@@ -97,7 +97,7 @@ class Finetuner:
         declared.update(min_pixels=self.cfg.pixels, max_pixels=self.cfg.pixels, note=STAGE2_NOTE)
         self.model.config.lychee_reranker = declared  # the product shows it every image at its training scale
         self.model.train()
-        batches = _loader(_Steps(self.processor, self.cfg, 0, self.cfg.steps, STAGE2_SEED_BASE), self.workers)
+        batches = _loader(_Steps(self.processor, self.cfg, self.cfg.steps, STAGE2_SEED_BASE), self.workers)
         for step, batch in enumerate(batches):
             self._after_step(step, *self._step(step, batch))
         save(self.model, self.processor, Path(out), self.cfg, self.log, time.time() - self.start)
@@ -134,7 +134,8 @@ class Finetuner:
                  "lr": lr_at(step, self.cfg), "elapsed_s": round(time.time() - self.start, 2)}
         done = step + 1
         if done % self.cfg.eval_every == 0 or done == self.cfg.steps:
-            entry["val_accuracy"] = self._val_accuracy()
+            entry["val_accuracy"] = pair_accuracy(self.model, self.val, self.no_yes)
+            self.model.train()
         self.log.append(entry)
         if self.cfg.snapshot_every and self.cfg.snapshot_dir and done % self.cfg.snapshot_every == 0:
             save(copy.deepcopy(self.model), self.processor, Path(self.cfg.snapshot_dir) / f"step_{done}",
@@ -146,16 +147,6 @@ class Finetuner:
                         len(recent), sum(recent) / len(recent), aux, time.time() - self.start,
                         f" val_acc {entry['val_accuracy']:.3f}" if "val_accuracy" in entry else "")
 
-    @torch.no_grad()
-    def _val_accuracy(self) -> float:
-        self.model.eval()
-        correct = total = 0
-        for inputs, labels, _, _ in self.val:
-            logits = self.model(**inputs, logits_to_keep=1).logits[:, -1, self.no_yes]
-            correct += (logits.argmax(-1) == labels).sum().item()
-            total += len(labels)
-        self.model.train()
-        return correct / total
 
 
 def finetune(start: str | Path, out: str | Path, cfg: FinetuneConfig | None = None, workers: int = 1) -> Path:

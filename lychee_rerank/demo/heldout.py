@@ -47,10 +47,6 @@ class HeldoutScene:
     rim: bool  # a darker rim around the shape
     texture_seed: int  # paper grain and graph spacing
 
-    @property
-    def label(self) -> str:
-        return f"{self.colour} {self.shape}"
-
     def draw(self, canvas: int = 300) -> Image.Image:
         return render(self, canvas)
 

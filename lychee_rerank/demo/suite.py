@@ -52,13 +52,8 @@ class CellResult:
                 "seconds": round(self.seconds, 1)}
 
 
-def cell_tasks(cell: Cell, n: int, seed: int = 0) -> list[tasks.RankingTask]:
-    """The ``n`` tasks of ``cell`` (languages alternate task by task)."""
-    return [cell_task(cell, t, seed) for t in range(n)]
-
-
 def cell_task(cell: Cell, t: int, seed: int = 0) -> tasks.RankingTask:
-    """Task ``t`` of ``cell``."""
+    """Task ``t`` of ``cell`` (languages alternate task by task)."""
     languages = LANGUAGE_SETS[cell.languages]
     rng = random.Random(SUITE_SEED_BASE + seed * 100_000 + t)
     return tasks.ranking_task(rng, cell.modality, languages[t % len(languages)], RENDERERS[cell.renderer], cell.canvas)

@@ -260,7 +260,7 @@ class _Trainer:
         entry = {"step": step + 1, "loss": round(loss, 5), "aux_loss": round(aux_value, 5),
                  "lr": lr_at(step, cfg), "elapsed_s": round(time.time() - self.start, 2)}
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            entry["val_accuracy"] = _val_accuracy(self.model, self.val, self.no_yes)
+            entry["val_accuracy"] = pair_accuracy(self.model, self.val, self.no_yes)
             self.model.train()
         self.log.append(entry)
         if cfg.snapshot_every and cfg.snapshot_dir and (step + 1) % cfg.snapshot_every == 0:
@@ -286,10 +286,11 @@ def train(out_dir: str | Path, cfg: TrainConfig | None = None) -> Path:
 
 
 @torch.no_grad()
-def _val_accuracy(model: Any, val: list, no_yes: list[int]) -> float:
+def pair_accuracy(model: Any, val: list, no_yes: list[int]) -> float:
+    """Share of held-out pairs (``(inputs, labels, ...)`` batches) the yes/no answer gets right; leaves eval mode on."""
     model.eval()
     correct = total = 0
-    for inputs, labels, _ in val:
+    for inputs, labels, *_ in val:
         logits = model(**inputs, logits_to_keep=1).logits[:, -1, no_yes]
         correct += (logits.argmax(-1) == labels).sum().item()
         total += len(labels)

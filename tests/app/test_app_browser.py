@@ -215,14 +215,19 @@ def test_reference_image_upload_run_and_grid(tiny_reranker_dir: Path):
         tall_screenshot(page, ARTIFACTS / "app-reference.png")
 
 
+def demo_example_files() -> list[dict]:
+    """The first nine bundled demo examples, as upload payloads."""
+    examples = sorted(p for p in DEMO_EXAMPLES.glob("*.png"))
+    return [{"name": p.name, "mimeType": "image/png", "buffer": p.read_bytes()} for p in examples[:9]]
+
+
 @pytest.mark.skipif(
     not os.environ.get("LYCHEE_UPDATE_SCREENSHOT"),
     reason="set LYCHEE_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-reference.png",
 )
 def test_readme_reference_screenshot():
     """The demo model and its examples, ranked against the red circle as a reference image."""
-    examples = sorted(p for p in DEMO_EXAMPLES.glob("*.png"))
-    files = [{"name": p.name, "mimeType": "image/png", "buffer": p.read_bytes()} for p in examples[:9]]
+    files = demo_example_files()
     red_circle = (DEMO_EXAMPLES / "red_circle.png").read_bytes()
     reference = {"name": "red_circle.png", "mimeType": "image/png", "buffer": red_circle}
     with streamlit_server("demo") as url, browser_page(1400, 1100) as page:
@@ -237,8 +242,7 @@ def test_readme_reference_screenshot():
 )
 def test_readme_full_size_view_screenshot():
     """The demo model on its examples, the best result open in the full-size view."""
-    examples = sorted(p for p in DEMO_EXAMPLES.glob("*.png"))
-    files = [{"name": p.name, "mimeType": "image/png", "buffer": p.read_bytes()} for p in examples[:9]]
+    files = demo_example_files()
     with streamlit_server("demo") as url, browser_page(1400, 1000) as page:
         rank_images(page, url, "a red circle", files)
         page.get_by_role("button", name=re.compile("大图")).first.click()
