@@ -11,11 +11,14 @@ import time
 
 import streamlit as st
 
-from lychee_rerank.app import cards, page
-from lychee_rerank.app.engine import Engine, ModelHandle, RunSettings
-from lychee_rerank.app.jobs import ERROR, PICK, PREPARING, QUEUED, REJECT, RUNNING, STOPPED, Job
+from lychee_rerank.app import cards, culling, page, viewer
+from lychee_rerank.app.culling import PICK, REJECT, ViewSession
+from lychee_rerank.app.engine import Engine, RunSettings
+from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, RUNNING, STOPPED, Job
+from lychee_rerank.app.media import image_url
+from lychee_rerank.app.models import ModelPool
 from lychee_rerank.app.sessions import SessionStore, new_session_id
-from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, t, translate_warning
+from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, doc_words, t, translate_warning
 from lychee_rerank.errors import DemoModelMissingError, LycheeRerankError
 from lychee_rerank.export import to_csv, to_json
 from lychee_rerank.settings import (
@@ -31,7 +34,8 @@ from lychee_rerank.settings import (
 )
 
 JOB = "lr_job"
-VIEWING = "lr_viewing"  # the input index shown in the full-size view, or None
+VIEW = "lr_view"  # the full-size view's ViewSession while it is open, else None
+COMPARE = "lr_compare"  # the input indices chosen for the comparison, in the order chosen
 SESSION = "lr_session"  # this browser session's id, also in the URL (?s=...)
 PREVIOUS = "lr_previous_job"  # the run before the current one, shown until the new run has results
 st.set_page_config(page_title="Lychee rerank", page_icon="🍒", layout="wide")
@@ -50,10 +54,16 @@ if SESSION not in st.session_state:
     st.query_params["s"] = session_id
 lang = st.session_state.get("lang", DEFAULT_LANGUAGE)
 page.keep_choices_across_languages(st.session_state, lang)
+page.keep_result_controls(st.session_state)
 
 
 def tr(key: str, **values) -> str:
     return t(lang, key, **values)
+
+
+def tr_docs(key: str, texts: bool, **values) -> str:
+    """A string that names what is ranked (images or texts)."""
+    return tr(key, **doc_words(lang, texts), **values)
 
 
 def rank_text(rank: int, score: float, decimals: int = 1) -> str:
@@ -66,9 +76,10 @@ def engine() -> Engine:
     return Engine()
 
 
-@st.cache_resource(show_spinner=False, max_entries=1)  # one model in (GPU) memory at a time
-def model_handle(model: str, dtype: str) -> ModelHandle:
-    return ModelHandle.load(model, dtype)
+@st.cache_resource(show_spinner=False)
+def model_pool() -> ModelPool:
+    """Every model the tabs use, each loaded once (see lychee_rerank/app/models.py)."""
+    return ModelPool()
 
 
 # --- sidebar: settings ---------------------------------------------------------------------
@@ -103,14 +114,17 @@ with st.sidebar:
     info_box = st.container()
 
 st.html(cards.CARD_CSS)
+st.html(cards.uploader_css(tr("uploader_browse"), tr("uploader_limit", mb=st.get_option("server.maxUploadSize"))))
 st.title(tr("title"))
 st.caption(tr("subtitle"))
 
 # --- the model: loaded once per process; an error panel, not a traceback ----------------------
 handle, reranker, model_error = None, None, None
 try:
-    with st.spinner(tr("loading", model=settings.model)):
-        handle = model_handle(settings.model, settings.dtype)
+    waiting = {"loading": "loading_other_tab", "evicted": "loading_again"}
+    status = model_pool().status(settings.model, settings.dtype)
+    with st.spinner(tr(waiting.get(status, "loading"), model=settings.model)):
+        handle = model_pool().get(settings.model, settings.dtype)
         reranker = handle.variant(settings.mode, settings.max_pixels, settings.batch_size)
 except DemoModelMissingError:
     model_error = tr("demo_missing")
@@ -141,7 +155,16 @@ else:
 # --- recent runs of this process (of this session only when others can reach the server) ----------
 def reopen(job: Job) -> None:
     st.session_state[JOB] = job
-    st.session_state[VIEWING] = None
+    st.session_state[VIEW] = None
+    st.session_state[COMPARE] = []
+
+
+def recent_count(run: Job) -> str:
+    """How many a recent run ranked: '104/400 张（已停止）' when it was stopped."""
+    texts = run.texts is not None
+    if run.state == STOPPED and len(run.scored) < len(run.results):
+        return tr_docs("recent_stopped", texts, scored=len(run.scored), total=len(run.results))
+    return tr_docs("recent_count", texts, n=len(run.results))
 
 
 with st.sidebar:
@@ -153,7 +176,7 @@ with st.sidebar:
         st.subheader(tr("recent_header"))
     for when, run in recent:
         label = tr("recent_line", time=time.strftime("%H:%M", time.localtime(when)),
-                   query=page.short_query(run.query) or tr("recent_reference"), n=len(run.results))
+                   query=page.short_query(run.query) or tr("recent_reference"), count=recent_count(run))
         st.button(label, key=f"recent_{id(run)}", on_click=reopen, args=(run,), width="stretch")
 
 # --- start a run: the Run button's click is known before the page is drawn ---------------------
@@ -166,12 +189,15 @@ folder = page.clean_folder(st.session_state.get("folder")) if folder_allowed els
 folder_issue = page.folder_problem(folder) if folder else None
 ranking_texts = st.session_state.get("doc_kind") == "texts"
 texts = page.texts_from_lines(st.session_state.get("texts")) if ranking_texts else None
+# After a reload the uploader is empty, but the last run's uploads are still in memory: offer them again.
+reusable = job.uploaded if job is not None and not job.active and not uploaded and not ranking_texts else []
+reused = reusable if reusable and st.session_state.get("reuse_uploads", True) else []
 
 if page.query_is_empty(query_text) and reference is None:
     reason = tr("reason_no_query")
 elif ranking_texts and not texts:
     reason = tr("reason_no_texts")
-elif not ranking_texts and not uploaded and not folder:
+elif not ranking_texts and not uploaded and not reused and not folder:
     reason = tr("reason_no_images")
 elif not ranking_texts and folder_issue is not None:
     reason = tr(folder_issue[0], path=folder_issue[1])
@@ -192,11 +218,14 @@ if st.session_state.get("run") and reason is None and not (job and job.active):
         folder=None if ranking_texts else folder or None,
         query_image=(reference.name, reference.getvalue()) if reference is not None else None,
         texts=texts,
+        reused=list(reused),
     ).start()
     st.session_state[JOB] = job
     st.session_state.shown = page.CARDS_PER_PAGE
+    st.session_state[VIEW], st.session_state[COMPARE] = None, []
+    reusable = []
 if job is not None and job.active:
-    reason = tr("reason_running")
+    reason = tr("reason_running")  # the Run button's tooltip; the progress below says the rest
 
 # --- query and images -------------------------------------------------------------------------
 left, right = st.columns([3, 2])
@@ -217,6 +246,8 @@ with right:
         st.file_uploader(tr("uploads_label"), type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
         if uploaded:
             st.caption(tr("n_uploaded", n=len(uploaded)))
+        elif reusable:
+            st.checkbox(tr("reuse_uploads", n=len(reusable)), value=True, key="reuse_uploads")
         if folder_allowed:
             st.text_input(tr("folder_label"), placeholder=tr("folder_placeholder"), key="folder")
             if folder_issue is not None:  # said as soon as it is typed, not only after Run
@@ -230,28 +261,29 @@ blocked = (job is not None and job.active) or handle is None
 st.button(tr("run"), key="run", type="primary", disabled=blocked, help=reason, shortcut="Ctrl+Enter")
 if reason is not None and st.session_state.get("run") and not blocked:
     st.warning(reason)
-elif reason is not None:
+elif reason is not None and not (job is not None and job.active):
     st.caption(reason)
 
 
 # --- progress -----------------------------------------------------------------------------------
 def draw_progress(job: Job) -> None:
     done, total, latest = job.progress()  # one moment's figures, never a count beside another result
-    st.progress(min(done / max(total, 1), 1.0), text=tr("progress", done=done, total=total))
+    texts = job.texts is not None
+    st.progress(min(done / max(total, 1), 1.0), text=tr_docs("progress", texts, done=done, total=total))
     if job.state == QUEUED:
         st.info(tr("state_queued"))
     elif job.stopping:
         st.caption(tr("state_stopping"))
     elif job.state == PREPARING:
-        st.caption(tr("state_preparing"))
+        st.caption(tr_docs("state_preparing", texts))
     elif job.state == RUNNING and done == 0:
-        st.caption(tr("state_scoring"))
+        st.caption(tr_docs("state_scoring", texts))
     if latest is not None and job.active:
         st.caption(tr("status_latest", name=latest.name, score=cards.format_score(latest.score)))
         if latest.warning:
             st.caption("⚠ " + tr("status_warning", warning=translate_warning(lang, latest.warning)))
     if (rate := job.rate()) is not None and job.active:
-        st.caption(tr("status_speed", rate=rate, eta=page.duration_text(lang, job.eta_seconds() or 0.0)))
+        st.caption(tr_docs("status_speed", texts, rate=rate, eta=page.duration_text(lang, job.eta_seconds() or 0.0)))
 
 
 @st.fragment(run_every=0.5)
@@ -301,28 +333,34 @@ elif job is not None:
     if job.state == ERROR:
         st.error(tr("run_failed", error=translate_warning(lang, job.error)))
     elif job.state == STOPPED:
-        st.warning(tr("stopped", scored=len(job.scored), skipped=job.total - len(job.scored)))
+        scored = len(job.scored)
+        st.warning(tr_docs("stopped", job.texts is not None, scored=scored, skipped=job.total - scored))
     elif job.cached:
-        st.success(tr("done_cached", n=len(job.results)))
+        st.success(tr_docs("done_cached", job.texts is not None, n=len(job.results)))
     else:
-        done = tr("done", n=len(job.results), seconds=job.run_seconds)
+        done = tr_docs("done", job.texts is not None, n=len(job.results), seconds=job.run_seconds)
         if job.queued_seconds >= 0.05:
             done += " " + tr("done_queued", seconds=job.queued_seconds)
         st.success(done)
     for warning in job.query_warnings:
         st.caption(tr("query_note", warning=warning))
+    for note in job.intake_notes:
+        st.caption(tr("intake_note", note=translate_warning(lang, note)))
 
 
 # --- results --------------------------------------------------------------------------------------
-def draw_card(job: Job, result, decimals: int) -> None:
+def draw_card(job: Job, result, decimals: int, icons_only: bool) -> None:
     badge = tr("warning_badge") if result.warning else None
     rank_line = rank_text(result.rank, result.score, decimals)
     warning = translate_warning(lang, result.warning)
+    mark = job.marks.get(result.index)
     if job.texts is not None:
-        st.html(cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning))
+        st.html(cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning, mark=mark))
     else:
-        st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge, warning=warning))
-    draw_mark_buttons(job, result.index, in_view=False)
+        notes = " · ".join(translate_warning(lang, note) for note in result.notes)
+        st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge,
+                                warning=warning, mark=mark, notes=notes))
+    draw_card_buttons(job, result.index, icons_only)
     with st.expander(tr("model_output"), expanded=False):
         draw_model_output(result)
 
@@ -335,74 +373,105 @@ def draw_model_output(result) -> None:
     st.html(f'<pre style="white-space:pre-wrap;margin:0">{body}</pre>')
 
 
-def draw_mark_buttons(job: Job, index: int, in_view: bool) -> None:
-    """Pick and reject (and View, on cards): a marked button is highlighted; pressing it again clears the mark.
+# (icon, label key, tooltip key): icons with tooltips where columns are too narrow for the labels.
+CARD_BUTTONS = {
+    "view": (":material/zoom_in:", "view", "view_help"),
+    "pick": (":material/check:", "pick", "pick_help"),
+    "reject": (":material/close:", "reject", "reject_help"),
+    "cmp": (":material/compare_arrows:", None, "compare_toggle"),
+}
 
-    In the full-size view they have keys, P and X; on the cards they have none (one key, many buttons).
-    """
-    mark, prefix = job.marks.get(index), "view" if in_view else f"card_{index}"
-    view, pick, reject = (None, *st.columns(2)) if in_view else st.columns(3)
-    if view is not None:
-        view.button(tr("view"), key=f"{prefix}_view", on_click=open_view, args=(index,), width="stretch",
-                    icon=":material/zoom_in:")
-    pick.button(tr("pick"), key=f"{prefix}_pick", type="primary" if mark == PICK else "secondary",
-                on_click=job.toggle_mark, args=(index, PICK), width="stretch", shortcut="P" if in_view else None)
-    reject.button(tr("reject"), key=f"{prefix}_reject", type="primary" if mark == REJECT else "secondary",
-                  on_click=job.toggle_mark, args=(index, REJECT), width="stretch", shortcut="X" if in_view else None)
+
+def draw_card_buttons(job: Job, index: int, icons_only: bool) -> None:
+    """View, pick, reject and compare on a card; a marked button is coloured (pick green, reject red)."""
+    mark, chosen = job.marks.get(index), index in st.session_state.get(COMPARE, [])
+    actions = {
+        "view": (open_view, (index,), False),
+        "pick": (job.toggle_mark, (index, PICK), mark == PICK),
+        "reject": (job.toggle_mark, (index, REJECT), mark == REJECT),
+        "cmp": (toggle_compare, (index,), chosen),
+    }
+    with st.container(horizontal=True, gap="small"):
+        for name, (callback, args, active) in actions.items():
+            icon, label, help_key = CARD_BUTTONS[name]
+            text = icon if icons_only or label is None else tr(label)
+            st.button(text, key=f"{name}_{index}", type="primary" if active else "secondary", on_click=callback,
+                      args=args, help=tr(help_key), width="content")
 
 
 def open_view(index: int) -> None:
-    st.session_state[VIEWING] = index
+    st.session_state[VIEW] = ViewSession(index=index)
 
 
-def close_view() -> None:
-    st.session_state[VIEWING] = None
+def toggle_compare(index: int) -> None:
+    chosen = [i for i in st.session_state.get(COMPARE, []) if i != index]
+    if len(chosen) == len(st.session_state.get(COMPARE, [])):
+        chosen = (chosen + [index])[-4:]  # a fifth choice replaces the oldest
+    st.session_state[COMPARE] = chosen
 
 
-def step_view(order: list[int], step: int) -> None:
-    position = order.index(st.session_state[VIEWING]) if st.session_state.get(VIEWING) in order else 0
-    st.session_state[VIEWING] = order[(position + step) % len(order)]
+def clear_compare() -> None:
+    st.session_state[COMPARE] = []
 
 
-@st.dialog(" ", width="large", on_dismiss=close_view)
-def full_view(job: Job, order: list[int], decimals: int) -> None:
-    """One result large: image (or text), rank, score, warnings, raw output; arrows step, P/X mark, Esc closes."""
-    index = st.session_state[VIEWING]
-    result = next(r for r in job.results if r.index == index)
-    st.markdown(f"**{rank_text(result.rank, result.score, decimals)}** · {cards.esc(result.name)}")
-    if job.texts is None:
-        preview = job.preview(index)
-        st.image(preview, width=page.display_width(preview))
-    else:
-        st.html(cards.text_html(result.text))
-    if result.warning:
-        st.warning(translate_warning(lang, result.warning))
-    previous, following = st.columns(2)
-    previous.button(tr("view_previous"), key="view_prev", on_click=step_view, args=(order, -1), width="stretch",
-                    shortcut="Left")
-    following.button(tr("view_next"), key="view_next", on_click=step_view, args=(order, 1), width="stretch",
-                     shortcut="Right")
-    draw_mark_buttons(job, index, in_view=True)
-    draw_model_output(result)
-    st.caption(tr("view_keys"))
+def compare_picks(job: Job) -> None:
+    picks = [r.index for r in job.scored if job.marks.get(r.index) == PICK]
+    st.session_state[COMPARE] = picks[:4]
+
+
+def view_details(result) -> dict:
+    """What the full-size view shows beside the image, in the page's language."""
+    probabilities = (tr("probabilities", p_yes=result.p_yes, p_no=result.p_no)
+                     if result.p_yes is not None and result.p_no is not None else "")
+    return {"warning": translate_warning(lang, result.warning), "probabilities": probabilities,
+            "notes": [translate_warning(lang, note) for note in result.notes],
+            "method": tr(f"parse_{result.parse_method}") if result.parse_method else "",
+            "output": result.raw_output or tr("empty_output")}
+
+
+VIEW_LABELS = ("pick", "reject", "picked", "rejected", "keys", "previous", "next", "close", "output")
+
+
+@st.fragment
+def full_view(job: Job, shown: list, decimals: int) -> None:
+    """One result large, over the page; steps, marks and closes in the browser (lychee_rerank/app/viewer.js)."""
+    session: ViewSession | None = st.session_state.get(VIEW)
+    if session is None:
+        return
+    if session.closed:  # the grid behind shows the marks made in the view
+        st.session_state[VIEW] = None
+        st.rerun(scope="app")
+    labels = dict(zip(VIEW_LABELS, (tr("pick"), tr("reject"), tr("picked"), tr("rejected"), tr("view_keys"),
+                                    tr("view_previous"), tr("view_next"), tr("view_close"), tr("model_output"))))
+    images = job.texts is None
+    data = viewer.payload(session, shown, job.marks, rank_line=lambda r: rank_text(r.rank, r.score, decimals),
+                          describe=view_details, thumbnail=job.thumbnail if images else None,
+                          preview=job.preview if images else None, labels=labels)
+    indices = frozenset(r.index for r in shown)
+    viewer.mount(data, on_report=lambda: culling.apply_report(session, viewer.last_report(), job.marks, indices))
 
 
 def draw_compare(job: Job, decimals: int) -> None:
-    """2-4 chosen results side by side at full width (images large, or texts)."""
+    """Up to 4 results chosen with ⇄ (or the picks), side by side in boxes of one size."""
     by_index = {r.index: r for r in job.scored}
-    chosen = st.multiselect(tr("compare_label"), list(by_index), key="compare", max_selections=4,
-                            format_func=lambda i: f"#{by_index[i].rank} {by_index[i].name}",
-                            placeholder=tr("compare_placeholder"))
-    if len(chosen) < 2:
+    chosen = [i for i in st.session_state.get(COMPARE, []) if i in by_index]
+    picks = sum(1 for r in job.scored if job.marks.get(r.index) == PICK)
+    left, middle, right = st.columns([3, 1, 1])
+    left.caption(tr("compare_hint") if not chosen else tr("compare_header", n=len(chosen)))
+    middle.button(tr("compare_picks"), key="compare_picks", on_click=compare_picks, args=(job,), disabled=picks < 2,
+                  width="stretch")
+    right.button(tr("compare_clear"), key="compare_clear", on_click=clear_compare, disabled=not chosen,
+                 width="stretch")
+    if picks > 4 and chosen and chosen == [r.index for r in job.scored if job.marks.get(r.index) == PICK][:4]:
+        st.caption(tr("compare_picks_capped", n=picks))
+    if not chosen:
         return
-    for column, index in zip(st.columns(len(chosen)), chosen):
+    cells = []
+    for index in chosen:
         result = by_index[index]
-        with column:
-            st.markdown(f"**{rank_text(result.rank, result.score, decimals)}**")
-            if job.texts is None:
-                st.image(job.preview(index), caption=result.name, width="stretch")
-            else:
-                st.html(cards.text_html(result.text))
+        url = image_url(job.preview(index), f"lr-compare.{index}") if job.texts is None else None
+        cells.append((result, rank_text(result.rank, result.score, decimals), url))
+    st.html(cards.compare_html(cells))
 
 
 def draw_result_controls() -> None:
@@ -425,9 +494,8 @@ def draw_result_controls() -> None:
 def draw_downloads(job: Job, shown: list) -> None:
     """CSV/JSON of every result (or of the filtered set when a pick filter is on), with marks; zip of the shown."""
     exported = job.results if st.session_state.mark_filter == "all" else shown
-    zipped = job.zip_count(shown)
-    d1, d2, d3 = st.columns(3)
-    d1.download_button(
+    columns = st.columns(3)
+    columns[0].download_button(
         tr("download_csv"),
         ("\ufeff" + to_csv(exported, extra=job.export_fields(), marks=job.marks)).encode("utf-8"),
         "lychee-results.csv",
@@ -435,7 +503,7 @@ def draw_downloads(job: Job, shown: list) -> None:
         key="dl_csv",
         on_click="ignore",
     )
-    d2.download_button(
+    columns[1].download_button(
         tr("download_json"),
         to_json(exported, extra=job.export_fields(), marks=job.marks).encode("utf-8"),
         "lychee-results.json",
@@ -443,18 +511,22 @@ def draw_downloads(job: Job, shown: list) -> None:
         key="dl_json",
         on_click="ignore",
     )
-    d3.download_button(
+    if job.texts is not None:  # texts have no original files to zip
+        return
+    zipped = job.zip_count(shown)
+    columns[2].download_button(
         tr("download_zip", k=zipped),
         lambda: job.top_k_zip(shown),
         "lychee-top.zip",
         "application/zip",
         key="dl_zip",
         on_click="ignore",
-        disabled=zipped == 0,  # texts, failures and duplicates have no file to add
+        disabled=zipped == 0,  # failures and duplicates have no file to add
     )
 
 
 if job is not None and not job.active and job.results:
+    texts_run = job.texts is not None
     st.subheader(tr("results_header"))
     st.html(cards.query_html(job.query, job.query_thumbnail(), tr("query_header")))
     draw_result_controls()
@@ -466,21 +538,21 @@ if job is not None and not job.active and job.results:
     draw_compare(job, decimals)
     skipped = job.total - len(job.scored)
     if job.state == STOPPED and skipped:
-        st.caption(tr("skipped_note", n=skipped))
+        st.caption(tr_docs("skipped_note", texts_run, n=skipped))
     visible = shown[: st.session_state.get("shown", page.CARDS_PER_PAGE)]
-    st.caption(tr("showing", shown=len(visible), total=len(job.scored)))
+    st.caption(tr_docs("showing", texts_run, shown=len(visible), total=len(job.scored)))
     if not shown:
-        st.info(tr("nothing_passes"))
+        st.info(tr_docs("nothing_passes", texts_run))
     width = st.session_state.columns
     grid = page.sorted_for_grid(visible, st.session_state.sort)
     for row in range(0, len(grid), width):
         for column, result in zip(st.columns(width), grid[row : row + width]):
             with column:
-                draw_card(job, result, decimals)
+                draw_card(job, result, decimals, icons_only=width > 3)
     if len(visible) < len(shown) and st.button(tr("show_more"), key="more"):
         st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
         st.rerun()
-    if st.session_state.get(VIEWING) is not None and grid:
-        full_view(job, [r.index for r in grid], decimals)
+    if st.session_state.get(VIEW) is not None and grid:
+        full_view(job, grid, decimals)
 
 session_store().save(st.session_state[SESSION], st.session_state, JOB)

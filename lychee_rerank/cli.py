@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .batch.command import add_batch_parser
-from .errors import InvalidSettingError, LycheeRerankError, NoImagesError, QueryImageError
+from .errors import InvalidQueryError, InvalidSettingError, LycheeRerankError, NoImagesError, QueryImageError
 from .export import to_csv, to_json, to_table
 from .intake import as_input, collect_paths, prepare_image, read_texts
-from .scoring.query import validate_query
+from .scoring.query import normalize_query, validate_query
 from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
 
 logger = logging.getLogger("lychee_rerank.cli")
@@ -28,6 +28,7 @@ FORMATS = ("table", "json", "csv")
 FORMATTERS = {"json": to_json, "csv": to_csv, "table": to_table}
 DEFAULT_DTYPES = "bfloat16,float16,float32"
 DEMO_LABELS = DEMO_EXAMPLES_DIR / "labels.jsonl"
+NO_QUERY = "no query: pass --query TEXT, --query-image IMAGE, or both"
 
 
 def batch_size_arg(text: str) -> int | str:
@@ -151,10 +152,14 @@ def _documents(args: argparse.Namespace) -> list:
 
 def _check_query(args: argparse.Namespace) -> None:
     """An empty query or an unreadable query image fails before any model work."""
-    if args.query_image is None or args.query is not None and args.query.strip():
-        validate_query(args.query or "")
     if args.query_image is None:
+        if not normalize_query(args.query or ""):
+            given = "" if args.query is None else f" (--query {args.query!r} is blank)"
+            raise InvalidQueryError(NO_QUERY + given)
+        validate_query(args.query)
         return
+    if args.query is not None and args.query.strip():
+        validate_query(args.query)
     if not Path(args.query_image).is_file():
         raise QueryImageError(f"query image {args.query_image}: no such file")
     prepared = prepare_image(as_input(args.query_image, 0), max_pixels=MIN_PIXELS)
@@ -163,9 +168,13 @@ def _check_query(args: argparse.Namespace) -> None:
 
 
 def _quiet_model_loading(args: argparse.Namespace) -> None:
-    """-q also hides transformers' weight-loading progress bar."""
-    if args.quiet:
-        # lazy: transformers is imported by the reranker anyway; the argument checks run before it
+    """-q also hides the weight-loading progress bars (transformers', huggingface_hub's), for every subcommand."""
+    if not args.quiet:
+        return
+    # Read when transformers is imported: here later, or in a batch job's Ray workers, which inherit it.
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "transformers" in sys.modules:
+        # lazy: only when transformers is imported already (the CLI run in process): switch its bar off directly
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -177,7 +186,6 @@ def run_rank(args: argparse.Namespace) -> int:
     # lazy: the reranker imports torch and transformers (seconds); argument errors above come first
     from .reranker import Reranker
 
-    _quiet_model_loading(args)
     reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
     logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
     rank = reranker.rank_texts if args.texts is not None else reranker.rank
@@ -208,7 +216,6 @@ def run_bench(args: argparse.Namespace) -> int:
     # lazy: evaluation loads models through torch and transformers
     from .evaluation import compare_dtypes, comparison_table
 
-    _quiet_model_loading(args)
     options = {k: v for k, v in reranker_kwargs(args).items() if k != "dtype"}
     report = compare_dtypes(args.model, dtypes, labels, instruction=args.instruction, **options)
     if args.out:
@@ -220,15 +227,24 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0 if any("error" not in row for row in report["rows"]) else 1
 
 
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """-v and -q: on the main parser (default False) and again on every subcommand, where an absent flag
+    (default SUPPRESS) leaves the main parser's value alone, so ``-q rank`` and ``rank -q`` both work."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="only warnings and errors on stderr (no weight-loading bar)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lychee-rerank",
                                      description="Rank images against a text query with a vision-language reranker.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _rank_parser(subparsers)
     _bench_parser(subparsers)
     add_batch_parser(subparsers, add_model_options, reranker_kwargs)
+    for subparser in subparsers.choices.values():
+        _add_global_options(subparser, default=argparse.SUPPRESS)
     return parser
 
 
@@ -252,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lychee-rerank`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     _configure_logging(args)
+    _quiet_model_loading(args)
     _configure_threads(args)
     try:
         return args.handler(args)

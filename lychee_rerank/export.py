@@ -18,8 +18,9 @@ if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); 
 
 # The CSV keeps the contract's columns plus the few extras a spreadsheet user wants.
 CSV_COLUMNS = (
-    *RECORD_KEYS, "text", "index", "mode", "p_yes", "duplicate_of", "scored_size", "max_pixels", "instruction",
+    *RECORD_KEYS, "text", "index", "mode", "p_yes", "duplicate_of", "scored_size", "max_pixels", "instruction", "notes",
 )
+NOTE_SEPARATOR = "; "  # how a CSV cell holds a result's list of notes
 
 
 def to_records(
@@ -52,7 +53,7 @@ def to_csv(
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for record in to_records(results, extra, marks):
-        writer.writerow(record)
+        writer.writerow({**record, "notes": NOTE_SEPARATOR.join(record["notes"])})
     return buffer.getvalue()
 
 

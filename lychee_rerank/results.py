@@ -12,6 +12,11 @@ from .settings import NOT_SCORED
 RECORD_KEYS = ("rank", "name", "path", "score", "raw_output", "parse_method", "warning")
 
 
+def format_size(size: tuple[int, int] | None) -> str | None:
+    """A (width, height) as every export writes it, ``"84x56"``; None stays None."""
+    return f"{size[0]}x{size[1]}" if size else None
+
+
 def join_warnings(*parts: str | None) -> str | None:
     """The non-empty parts joined with '; ' (how every warning text is combined), or None."""
     text = "; ".join(part for part in parts if part)
@@ -60,12 +65,11 @@ class RankResult:
         return replace(self, rank=rank)
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON/CSV record: the contract keys first, then extras."""
+        """The JSON/CSV record: the contract keys first, then extras (sizes as ``"WxH"``, notes as a list)."""
         data = asdict(self)
         data.pop("digest")
-        for key in ("scored_size", "original_size", "notes"):
-            if data[key] is not None:
-                data[key] = list(data[key])
+        data["scored_size"], data["original_size"] = format_size(self.scored_size), format_size(self.original_size)
+        data["notes"] = list(self.notes)
         ordered = {key: data.pop(key) for key in RECORD_KEYS}
         ordered.update(data)
         return ordered

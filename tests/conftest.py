@@ -58,3 +58,17 @@ def tiny_reranker(tiny_reranker_dir: Path):
 def five_image_folder(tmp_path: Path) -> Path:
     """Five files, one of them corrupt (a truncated JPEG)."""
     return make_five_image_folder(tmp_path / "images")
+
+
+@pytest.fixture
+def loading_bar_on(monkeypatch: pytest.MonkeyPatch):
+    """transformers' weight-loading bar switched on, as in a fresh process (an earlier ``-q`` run in this process
+    switched it off); the environment variable a ``-q`` run sets is restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()
+    yield
+    if not was_on:
+        hf_logging.disable_progress_bar()

@@ -26,8 +26,11 @@ from lychee_rerank.demo.architecture import CHAT_TEMPLATE, ModelShape, save_rand
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
-RANK_LINE = re.compile(r"Rank (\d+) \| Score: (\d+\.\d+)")
+RANK_LINE = re.compile(r"(?:Rank |第 )(\d+)(?: \| Score: | 名 \| 分数：)(\d+\.\d+)")  # the English and Chinese pages
 TINY = ModelShape()
+# Wide and deep enough that the CPU scores ~10 small images a second: a browser can watch a run go on.
+SLOW = ModelShape(name="slow", text_hidden=384, text_layers=12, text_heads=6, text_kv_heads=2, text_intermediate=1536,
+                  vision_hidden=128, vision_intermediate=256, note="random Qwen2.5-VL, slow on purpose (untrained)")
 
 
 def png_bytes(color: str | tuple, size: tuple[int, int] = (64, 64)) -> bytes:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from lychee_rerank.cli import main
+from lychee_rerank.cli import build_parser, main
 
-from helpers import png_bytes
+from helpers import jpeg_bytes, png_bytes
 
 CONTRACT_KEYS = ["rank", "name", "path", "score", "raw_output", "parse_method", "warning"]
 
@@ -90,10 +92,15 @@ def test_missing_model_path_is_one_line_naming_it(cli, five_image_folder: Path):
     assert len(lines) == 1 and "/no/such/dir" in lines[0] and "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("query", ["", "   "])
-def test_empty_query_fails(cli, tiny_reranker_dir: Path, five_image_folder: Path, query: str):
-    done = cli("rank", "--model", str(tiny_reranker_dir), "--query", query, str(five_image_folder))
-    assert done.returncode != 0 and "query" in done.stderr.lower() and "Traceback" not in done.stderr
+@pytest.mark.parametrize("query", [None, "", "   "])
+def test_no_query_or_an_empty_one_names_both_flags(cli, tiny_reranker_dir: Path, five_image_folder: Path,
+                                                   query: str | None):
+    """Issue 21 bug 10: the one-line error says how to give a query."""
+    given = [] if query is None else ["--query", query]
+    done = cli("rank", "--model", str(tiny_reranker_dir), *given, str(five_image_folder))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and "Traceback" not in done.stderr
+    assert lines[0].startswith("lychee-rerank: error: no query: pass --query TEXT, --query-image IMAGE, or both")
 
 
 def test_no_images_found(cli, tiny_reranker_dir: Path, tmp_path: Path):
@@ -117,8 +124,52 @@ def test_installed_command_ranks_in_a_subprocess(tiny_reranker_dir: Path, five_i
     assert "[5/5]" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_quiet_hides_the_weight_loading_bar(cli, tiny_reranker_dir: Path, five_image_folder: Path):
-    """Issue 16 bug 10: -q leaves only warnings and errors on stderr, transformers' loading bar included."""
-    done = cli("-q", "rank", "--model", str(tiny_reranker_dir), "--query", "red", str(five_image_folder))
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_hides_the_weight_loading_bar(cli, tiny_reranker_dir: Path, five_image_folder: Path, loading_bar_on,
+                                            where: str):
+    """Issue 16 bug 10: -q leaves only warnings and errors on stderr, transformers' loading bar included; issue 21:
+    -q works after the subcommand too."""
+    args = ["rank", "--model", str(tiny_reranker_dir), "--query", "red", str(five_image_folder)]
+    done = cli(*(["-q", *args] if where == "before" else [*args, "-q"]))
     assert done.returncode == 0 and "Loading weights" not in done.stderr
     assert "Loading weights" not in done.stdout
+    assert "[5/5]" not in done.stderr and "INFO" not in done.stderr, "no progress lines, only warnings"
+
+
+@pytest.mark.parametrize(("argv", "quiet", "verbose"), [
+    (["rank", "--query", "q", "x"], False, False),
+    (["-q", "rank", "--query", "q", "x"], True, False),
+    (["rank", "--query", "q", "x", "-q"], True, False),
+    (["-q", "rank", "--query", "q", "--verbose", "x"], True, True),
+    (["batch", "m.csv", "--out", "o.parquet", "--quiet"], True, False),
+    (["-v", "batch", "m.csv", "--out", "o.parquet"], False, True),
+    (["batch", "-v", "m.csv", "--out", "o.parquet"], False, True),
+])
+def test_global_flags_work_before_and_after_the_subcommand(argv: list[str], quiet: bool, verbose: bool):
+    """A flag given on one side is not reset by its absence on the other."""
+    args = build_parser().parse_args([*argv, "--model", "m"])
+    assert (args.quiet, args.verbose) == (quiet, verbose)
+
+
+def test_notes_reach_the_json_and_csv(cli, tiny_reranker_dir: Path, tmp_path: Path):
+    """Issue 21 bug 7: images that needed safety work say so in ``notes``; an ordinary JPEG has none."""
+    folder = tmp_path / "noted"
+    folder.mkdir()
+    transparent = Image.new("RGBA", (64, 64), (255, 0, 0, 0))
+    transparent.paste((0, 0, 255, 255), (32, 0, 64, 64))
+    transparent.save(folder / "transparent.png")
+    Image.new("LA", (64, 64), (0, 0)).save(folder / "grey_alpha.png")
+    Image.new("RGB", (6000, 4000), "red").save(folder / "big.jpg", quality=50)
+    (folder / "plain.jpg").write_bytes(jpeg_bytes("red"))
+    base = ["rank", "--model", str(tiny_reranker_dir), "--query", "red", "--max-pixels", str(112 * 112), str(folder)]
+    records = json.loads(cli(*base, "--format", "json").stdout)
+    assert {r["name"]: r["notes"] for r in records} == {
+        "transparent.png": ["transparent areas composited on white"],
+        "grey_alpha.png": ["transparent areas composited on white", "converted from greyscale to RGB"],
+        "big.jpg": ["decoded at reduced size 750×500 (JPEG draft) from 6000×4000"],
+        "plain.jpg": [],
+    }
+    assert all(re.fullmatch(r"\d+x\d+", r["scored_size"]) for r in records), "sizes are WxH, as in batch jobs"
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(cli(*base, "--format", "csv").stdout))}
+    assert rows["grey_alpha.png"]["notes"] == "transparent areas composited on white; converted from greyscale to RGB"
+    assert rows["plain.jpg"]["notes"] == "" and re.fullmatch(r"\d+x\d+", rows["big.jpg"]["scored_size"])

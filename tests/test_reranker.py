@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import threading
 from pathlib import Path
 
@@ -269,3 +270,24 @@ def test_an_out_of_memory_model_call_is_retried_and_every_image_comes_back(tiny_
     assert raised == [2]  # the first batch failed whole, then its images were scored one by one
     assert_contract(results, 3)
     assert all(r.ok and r.warning is None for r in results)
+
+
+def test_safety_work_reaches_the_results_notes(tiny_reranker_dir: Path):
+    """Issue 21 bug 7: a transparent PNG and a JPEG over the recipe's limit say what was done; a plain one does not."""
+    transparent = Image.new("RGBA", (64, 64), (255, 0, 0, 0))
+    transparent.paste((0, 0, 255, 255), (32, 0, 64, 64))
+    reranker = Reranker.from_pretrained(str(tiny_reranker_dir), device="cpu", max_pixels=112 * 112)
+    images = [("transparent.png", _encoded(transparent, "PNG")),
+              ("big.jpg", _encoded(Image.new("RGB", (6000, 4000), "red"), "JPEG")), ("plain.jpg", jpeg_bytes("red"))]
+    notes = {r.name: r.notes for r in reranker.rank(QUERY, images)}
+    assert notes == {
+        "transparent.png": ("transparent areas composited on white",),
+        "big.jpg": ("decoded at reduced size 750×500 (JPEG draft) from 6000×4000",),
+        "plain.jpg": (),
+    }
+
+
+def _encoded(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()

@@ -13,7 +13,7 @@ import pytest
 from lychee_rerank.app.page import filter_by_mark
 from lychee_rerank.export import format_table, to_csv, to_json, top_k_zip
 from lychee_rerank.intake import ImageInput
-from lychee_rerank.results import Ranking, RankResult, join_warnings, rank_results
+from lychee_rerank.results import Ranking, RankResult, format_size, join_warnings, rank_results
 from lychee_rerank.settings import PARSE_FAILED, PARSE_SKIPPED
 
 
@@ -35,6 +35,22 @@ def test_json_and_csv_exports_keep_contract_keys():
     assert list(records[0])[:7] == ["rank", "name", "path", "score", "raw_output", "parse_method", "warning"]
     assert records[0]["name"] == "img1.png"
     assert to_csv(ranked).splitlines()[0].startswith("rank,name,path,score,raw_output,parse_method,warning")
+
+
+def test_sizes_export_as_w_x_h_and_notes_as_a_list_or_joined_in_csv():
+    """Issue 21 bug 10: one size format ("84x56") in every export, the batch job's too; RankResult keeps tuples."""
+    noted = dataclasses.replace(result(0, 5.0), scored_size=(84, 56), original_size=(6000, 4000),
+                                notes=("decoded at reduced size 750×500 (JPEG draft) from 6000×4000", "rotated"))
+    plain = result(1, 4.0)
+    records = json.loads(to_json(rank_results([noted, plain])))
+    assert (records[0]["scored_size"], records[0]["original_size"]) == ("84x56", "6000x4000")
+    assert records[0]["notes"] == list(noted.notes) and records[1]["notes"] == []
+    assert (records[1]["scored_size"], records[1]["original_size"]) == (None, None)
+    rows = list(csv.DictReader(io.StringIO(to_csv(rank_results([noted, plain])))))
+    assert rows[0]["scored_size"] == "84x56" and rows[1]["scored_size"] == ""
+    assert rows[0]["notes"] == "decoded at reduced size 750×500 (JPEG draft) from 6000×4000; rotated"
+    assert rows[1]["notes"] == ""
+    assert noted.scored_size == (84, 56) and format_size((84, 56)) == "84x56" and format_size(None) is None
 
 
 def test_top_k_zip_has_rank_prefixed_originals():

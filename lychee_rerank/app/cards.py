@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from typing import Any
 
 from ..results import RankResult
@@ -34,6 +35,19 @@ CARD_CSS = """
 .lr-top .lr-text { border: 3px solid #4CAF50; }
 .lr-query { display: flex; gap: 0.75rem; align-items: center; }
 .lr-query img { max-height: 96px; max-width: 160px; border-radius: 4px; }
+.lr-note { font-size: 0.75rem; color: #888; overflow-wrap: anywhere; }
+.lr-card.lr-picked .lr-thumb { outline: 3px solid #2E7D32; outline-offset: -3px; }
+.lr-card.lr-rejected { opacity: 0.4; filter: grayscale(0.7); }
+.lr-card.lr-rejected .lr-thumb { outline: 3px solid #C62828; outline-offset: -3px; }
+[class*="st-key-pick_"] button[kind="primary"] { background-color: #2E7D32; border-color: #2E7D32; color: #fff; }
+[class*="st-key-reject_"] button[kind="primary"] { background-color: #C62828; border-color: #C62828; color: #fff; }
+[class*="st-key-cmp_"] button[kind="primary"] { background-color: #1E88E5; border-color: #1E88E5; color: #fff; }
+.lr-compare { display: grid; gap: 0.75rem; align-items: start; }
+.lr-compare figure { margin: 0; }
+.lr-compare .lr-cmp-box { display: flex; align-items: center; justify-content: center; height: 62vh;
+                          background: #f4f4f4; border-radius: 6px; overflow: hidden; }
+.lr-compare .lr-cmp-box img { width: 100%; height: 100%; object-fit: contain; }
+.lr-compare figcaption { margin-top: 0.3rem; font-size: 0.85rem; color: #555; overflow-wrap: anywhere; }
 .lr-warn { display: inline-block; margin-top: 0.2rem; padding: 0.05rem 0.4rem; font-size: 0.8rem;
            color: #8a5300; background: #fff4e0; border: 1px solid #f0c36d; border-radius: 4px; }
 </style>
@@ -65,7 +79,7 @@ def esc(text: Any) -> str:
 def highlight_score_html(raw_output: str, parse_method: str) -> str:
     """The raw model output escaped; in generate mode the text the score was read from is in <mark>."""
     if not raw_output:
-        return ""
+        return "<style></style>"
     if parse_method not in (PARSE_PRIMARY, PARSE_FALLBACK):
         return html.escape(raw_output)
     matched = parse_score(raw_output).matched
@@ -76,10 +90,16 @@ def highlight_score_html(raw_output: str, parse_method: str) -> str:
     return f"{html.escape(raw_output[:at])}<mark>{html.escape(matched)}</mark>{html.escape(raw_output[end:])}"
 
 
-def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: str | None, warning: str | None) -> str:
-    """One grid card: thumbnail, bold 'Rank X | Score: Y' in its band colour, file name, warning badge."""
+def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: str | None, warning: str | None,
+              mark: str | None = None, notes: str | None = None) -> str:
+    """One grid card: thumbnail, bold 'Rank X | Score: Y' in its band colour, file name, notes, warning badge.
+
+    A picked card is outlined green; a rejected one red and dimmed.
+    """
     name = f'<div class="lr-name" title="{esc(result.name)}">{esc(result.name)}</div>'
-    return _card(result, _thumb_html(result, thumbnail), name, rank_line, badge, warning)
+    if notes:
+        name += f'<div class="lr-note">{esc(notes)}</div>'
+    return _card(result, _thumb_html(result, thumbnail), name, rank_line, badge, warning, mark)
 
 
 def live_card_html(result: RankResult, thumbnail: bytes, *, rank_line: str) -> str:
@@ -88,9 +108,10 @@ def live_card_html(result: RankResult, thumbnail: bytes, *, rank_line: str) -> s
     return f'<div class="lr-live">{_thumb_html(result, thumbnail)}{_rank_html(result, rank_line)}{name}</div>'
 
 
-def text_card_html(result: RankResult, *, rank_line: str, badge: str | None, warning: str | None) -> str:
+def text_card_html(result: RankResult, *, rank_line: str, badge: str | None, warning: str | None,
+                   mark: str | None = None) -> str:
     """One grid card for a text document: the text in a box, then the rank line and any warning."""
-    return _card(result, text_html(result.text), "", rank_line, badge, warning)
+    return _card(result, text_html(result.text), "", rank_line, badge, warning, mark)
 
 
 def text_html(text: str | None) -> str:
@@ -106,12 +127,16 @@ def _rank_html(result: RankResult, rank_line: str) -> str:
     return f'<div class="lr-rank" style="color:{band_colour(result.score)}">{esc(rank_line)}</div>'
 
 
-def _card(result: RankResult, top: str, name: str, rank_line: str, badge: str | None, warning: str | None) -> str:
+def _card(result: RankResult, top: str, name: str, rank_line: str, badge: str | None, warning: str | None,
+          mark: str | None) -> str:
     classes = "lr-card lr-top" if result.rank == 1 else "lr-card"
+    if mark in ("pick", "reject"):
+        classes += f" lr-{mark}ed"
     rank = _rank_html(result, rank_line)
     note = esc(warning or "")
     flag = f'<div class="lr-warn" title="{note}">{esc(badge)}: {note}</div>' if badge else ""
-    return f'<div class="{classes}" data-rank="{result.rank}">{top}{rank}{name}{flag}</div>'
+    return (f'<div class="{classes}" data-rank="{result.rank}" data-mark="{esc(mark or "")}">'
+            f"{top}{rank}{name}{flag}</div>")
 
 
 def _data_uri(jpeg: bytes) -> str:
@@ -124,3 +149,23 @@ def query_html(text: str | None, thumbnail: bytes | None, label: str) -> str:
     words = f"<span>{esc(text)}</span>" if text else ""
     return f'<div class="lr-query"><b>{esc(label)}</b>{image}{words}</div>'
 
+
+
+def compare_html(cells: list[tuple[RankResult, str, str | None]]) -> str:
+    """Results side by side in boxes of one size, so their images line up: (result, rank line, image URL or None)."""
+    figures = []
+    for result, rank_line, url in cells:
+        body = f'<img src="{esc(url)}" alt="{esc(result.name)}">' if url else text_html(result.text)
+        figures.append(f'<figure class="lr-cmp-cell">{_rank_html(result, rank_line)}'
+                       f'<div class="lr-cmp-box">{body}</div><figcaption>{esc(result.name)}</figcaption></figure>')
+    columns = f"grid-template-columns: repeat({max(len(cells), 1)}, minmax(0, 1fr));"
+    return f'<div class="lr-compare" style="{columns}">{"".join(figures)}</div>'
+
+
+def uploader_css(browse: str, limit: str) -> str:
+    """Streamlit draws its uploaders' button and size line in English: show them in the page's language."""
+    button = '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p'
+    note = '[data-testid="stFileUploaderDropzoneInstructions"] span'
+    return (f"<style>{button}, {note} {{ font-size: 0; }}\n"
+            f"{button}::after {{ content: {json.dumps(browse, ensure_ascii=False)}; font-size: 0.875rem; }}\n"
+            f"{note}::after {{ content: {json.dumps(limit, ensure_ascii=False)}; font-size: 0.875rem; }}</style>")

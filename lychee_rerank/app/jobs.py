@@ -34,7 +34,6 @@ from .engine import Engine, ModelHandle, RunSettings, input_digest
 from .page import inputs_from_sources, make_thumbnail
 
 PREPARING, QUEUED, RUNNING, DONE, STOPPED, ERROR = "preparing", "queued", "running", "done", "stopped", "error"
-PICK, REJECT = "pick", "reject"
 QUEUE_POLL_S = 0.2
 PREVIEW_SIDE = 1600  # the full-size view: large enough for a screen, small enough to send quickly
 PREVIEWS_KEPT = 8
@@ -53,9 +52,12 @@ class Job:
     folder: str | None = None
     query_image: tuple[str, bytes] | None = None  # a reference image ("more like this one")
     texts: list[str] | None = None  # rank these texts instead of images
+    reused: list[ImageInput] = field(default_factory=list, repr=False)  # a previous run's uploads, ranked again
     state: str = PREPARING
     results: list[RankResult] | None = None  # best first, when finished
     inputs: list[ImageInput] = field(default_factory=list)
+    uploaded: list[ImageInput] = field(default_factory=list, repr=False)  # the inputs that came from uploads
+    intake_notes: list[str] = field(default_factory=list)  # what a folder skipped on purpose (notes.txt, hidden)
     query_warnings: list[str] = field(default_factory=list)
     error: str | None = None
     cached: bool = False
@@ -159,11 +161,12 @@ class Job:
     def _prepare(self) -> None:
         """PREPARING: read the inputs and compute the cache key."""
         if self.texts is None:
-            self.inputs = inputs_from_sources(self.uploads, self.folder)
+            sources = inputs_from_sources(self.uploads, self.folder, self.reused)
+            self.inputs, self.uploaded, self.intake_notes = sources.inputs, sources.uploaded, sources.notes
             digests = [input_digest(item) for item in self.inputs]
         else:
             digests = ["text:" + bytes_digest(text.encode("utf-8")) for text in self.texts]
-        self.uploads = []  # the inputs hold the bytes now; do not keep two copies
+        self.uploads, self.reused = [], []  # the inputs hold the bytes now; do not keep two copies
         self._progress = (0, len(self.texts if self.texts is not None else self.inputs), None)
         if self.query_image is not None:
             digests.append("query-image:" + bytes_digest(self.query_image[1]))

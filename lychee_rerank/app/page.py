@@ -6,13 +6,12 @@ import io
 import ipaddress
 import math
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from ..errors import NoImagesError
-from ..intake import ImageInput, collect_paths, inputs_from_uploads, natural_key, prepare_image
+from ..intake import ImageInput, collect_inputs, inputs_from_uploads, natural_key, prepare_image
 from ..results import RankResult
 from ..scoring.query import normalize_query
 from ..settings import DEMO_ALIAS, DEMO_EXAMPLES_DIR, DEMO_MODEL_DIR, PARSE_SKIPPED
@@ -28,7 +27,22 @@ LIVE_GRID_EVERY_S = 2.0
 SORT_ORDERS = ("score", "name")
 MARK_FILTERS = ("all", "picks", "no_rejects", "warnings")
 THUMBNAIL_SIDE = 384
-PREVIEW_MIN_WIDTH = 420
+
+
+# The results' controls are the user's settings: Streamlit forgets a widget's value during a run that
+# does not draw it (the controls are hidden while a run goes on), so they are kept apart and put back.
+RESULT_CONTROLS = ("threshold", "top_k", "columns", "sort", "mark_filter")
+_KEPT_CONTROLS = "lr_kept_controls"
+
+
+def keep_result_controls(state: MutableMapping[str, Any]) -> None:
+    """Call first thing on every run: remember the results' controls, or put them back when forgotten."""
+    kept = state.setdefault(_KEPT_CONTROLS, {})
+    for key in RESULT_CONTROLS:
+        if key in state:
+            kept[key] = state[key]
+        elif key in kept:
+            state[key] = kept[key]
 
 
 # Choices whose labels are translated: the browser sends back the label it shows, which after a
@@ -165,26 +179,32 @@ def folder_problem(folder: str) -> tuple[str, str] | None:
     return ("folder_is_file", folder) if path.exists() else ("folder_missing", folder)
 
 
-def inputs_from_sources(uploads: Sequence[tuple[str, bytes]], folder: str | None) -> list[ImageInput]:
-    """Uploaded files (zips expanded) and a local folder, in that order."""
-    inputs: list[ImageInput] = []
-    if uploads:
-        inputs.extend(inputs_from_uploads(list(uploads)))
+@dataclass
+class Sources:
+    """A run's images: all of them, the part that came from uploads, and notes on what a folder skipped."""
+
+    inputs: list[ImageInput]
+    uploaded: list[ImageInput] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def inputs_from_sources(
+    uploads: Sequence[tuple[str, bytes]], folder: str | None, reused: Sequence[ImageInput] = ()
+) -> Sources:
+    """Uploaded files (zips expanded; or a previous run's uploads, ``reused``) and a local folder, in that order."""
+    uploaded = list(reused) + (inputs_from_uploads(list(uploads)) if uploads else [])
+    sources = Sources(inputs=list(uploaded), uploaded=uploaded)
     if folder:
         problem = folder_problem(folder)
         if problem is not None:
             what = "is a file, not a folder" if problem[0] == "folder_is_file" else "no such folder"
             raise NoImagesError(f"{folder}: {what}")
-        inputs.extend(collect_paths([Path(folder).expanduser()]))
-    if not inputs:
+        collected = collect_inputs([Path(folder).expanduser()])
+        sources.inputs.extend(collected.inputs)
+        sources.notes.extend(collected.notes)
+    if not sources.inputs:
         raise NoImagesError("no images given: upload images or give a local folder")
-    return inputs
-
-
-def display_width(jpeg: bytes, minimum: int = PREVIEW_MIN_WIDTH) -> int:
-    """How wide to show a preview: its own width, small images (icons, tiny renders) enlarged to ``minimum``."""
-    with Image.open(io.BytesIO(jpeg)) as image:
-        return max(image.width, minimum)
+    return sources
 
 
 def make_thumbnail(item: ImageInput | None, side: int = THUMBNAIL_SIDE) -> bytes:

@@ -21,8 +21,9 @@ from .spec import BatchJob
 logger = logging.getLogger(__name__)
 
 
-def run_local(job: BatchJob, manifest: Manifest, store: PartStore, done: set[Any]) -> None:
-    """Score every manifest row whose id is not in ``done``, writing a part per chunk."""
+def run_local(job: BatchJob, manifest: Manifest, store: PartStore, done: set[Any]) -> float:
+    """Score every manifest row whose id is not in ``done``, writing a part per chunk; returns the seconds
+    spent scoring (after the model loaded), from which the job reports its scoring rate."""
     reranker = load_reranker(job.model, job.reranker_options, job.chunk_rows)
     logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
     progress = Progress(manifest.rows - len(done), bar=job.progress_bar)
@@ -34,7 +35,7 @@ def run_local(job: BatchJob, manifest: Manifest, store: PartStore, done: set[Any
                 store.write(scored, table.column(ROW)[0].as_py())
     finally:
         progress.close()
-    logger.info("scored %d rows at %.2f rows/s", progress.done, progress.rate)
+    return progress.seconds
 
 
 def _pending(table: pa.Table, done: set[Any]) -> pa.Table:

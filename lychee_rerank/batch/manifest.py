@@ -1,11 +1,12 @@
 """A manifest, checked once and then streamed in normalised chunks.
 
 :meth:`Manifest.open` reads the file's columns, refuses one without ``query`` and ``image``
-(one line naming them), counts the rows and checks that ids are unique, reading only the id
-column. :meth:`Manifest.chunks` then yields tables of at most ``rows`` rows holding every
-manifest column, ``id`` and ``group`` (added when the manifest has none) and three hidden
-columns the job uses and drops from the output: the 0-based row number, the image path resolved
-against the manifest's folder, and the ranking key (the group, or the query for rows without one).
+(one line naming them), counts the rows and the ranking groups (:attr:`Manifest.groups`) and
+checks that ids are unique, reading only the id, group and query columns. :meth:`Manifest.chunks`
+then yields tables of at most ``rows`` rows holding every manifest column, ``id`` and ``group``
+(added when the manifest has none) and three hidden columns the job uses and drops from the
+output: the 0-based row number, the image path resolved against the manifest's folder, and the
+ranking key (the group, or the query for rows without one).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .columns import GROUP, HIDDEN, ID, IMAGE, KEY, PATH, QUERY, REQUIRED, ROW
+from .columns import GROUP, HIDDEN, ID, IMAGE, KEY, PATH, PRODUCT_ID_COLUMNS, QUERY, REQUIRED, ROW
 from .errors import ManifestError
 from .readers import column_names, iter_tables, manifest_format
 
@@ -27,13 +28,15 @@ SCAN_ROWS = 65_536
 
 @dataclass
 class Manifest:
-    """A checked manifest: its file, format, columns, row count and ids (see the module docstring)."""
+    """A checked manifest: its file, format, columns, row count, ids and number of ranking groups
+    (see the module docstring)."""
 
     path: Path
     fmt: str
     names: list[str]
     rows: int = 0
     ids: set[Any] = field(default_factory=set)
+    groups: int = 0
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Manifest:
@@ -62,6 +65,15 @@ class Manifest:
         return ID in self.names
 
     @property
+    def has_groups(self) -> bool:
+        return GROUP in self.names
+
+    @property
+    def product_id_column(self) -> str | None:
+        """The first column whose name looks like a product id (:data:`PRODUCT_ID_COLUMNS`), or None."""
+        return next((name for name in self.names if _bare(name) in PRODUCT_ID_COLUMNS), None)
+
+    @property
     def output_names(self) -> list[str]:
         """The manifest's columns plus ``id`` and ``group`` where it has none."""
         return self.names + [name for name in (ID, GROUP) if name not in self.names]
@@ -74,13 +86,23 @@ class Manifest:
             start += table.num_rows
 
     def _scan(self) -> None:
-        column = ID if self.has_ids else self.names[0]
-        for table in iter_tables(self.path, self.fmt, [column], SCAN_ROWS):
+        columns = [name for name in (ID, GROUP, QUERY) if name in self.names]
+        keys: set[int] = set()  # hashes: counting the groups needs no copy of their text
+        for table in iter_tables(self.path, self.fmt, columns, SCAN_ROWS):
             if self.has_ids:
                 self._check_ids(table.column(ID).to_pylist())
+            keys.update(map(hash, self._keys(table)))
             self.rows += table.num_rows
         if not self.has_ids:
             self.ids = set(range(self.rows))
+        self.groups = len(keys)
+
+    def _keys(self, table: pa.Table) -> list[str]:
+        """Each row's ranking key: its group, or its query when it has no group."""
+        queries = [_text(value) for value in table.column(QUERY).to_pylist()]
+        if not self.has_groups:
+            return [f"q:{q}" for q in queries]
+        return [f"g:{g}" if _text(g) else f"q:{q}" for g, q in zip(table.column(GROUP).to_pylist(), queries)]
 
     def _check_ids(self, ids: list[Any]) -> None:
         for offset, value in enumerate(ids):
@@ -95,13 +117,11 @@ class Manifest:
 
     def _normalise(self, table: pa.Table, start: int) -> pa.Table:
         numbers = pa.array(range(start, start + table.num_rows), pa.int64())
-        queries = [_text(value) for value in table.column(QUERY).to_pylist()]
+        keys = self._keys(table)
         if not self.has_ids:
             table = table.append_column(ID, numbers)
-        if GROUP in self.names:
-            keys = [f"g:{g}" if _text(g) else f"q:{q}" for g, q in zip(table.column(GROUP).to_pylist(), queries)]
-        else:
-            keys = [f"q:{q}" for q in queries]
+        if not self.has_groups:
+            queries = [_text(value) for value in table.column(QUERY).to_pylist()]
             table = table.append_column(GROUP, pa.array(queries, pa.string()))
         paths = [self._resolve(value) for value in table.column(IMAGE).to_pylist()]
         table = table.append_column(ROW, numbers)
@@ -118,3 +138,8 @@ class Manifest:
 def _text(value: Any) -> str:
     """A manifest value as text: None is empty."""
     return "" if value is None else str(value)
+
+
+def _bare(name: str) -> str:
+    """A column name as PRODUCT_ID_COLUMNS lists it: lower-case, letters and digits only."""
+    return "".join(char for char in name.lower() if char.isalnum())

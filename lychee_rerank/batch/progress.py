@@ -28,9 +28,14 @@ class Progress:
             self._bar = tqdm(total=total, unit="row", file=sys.stderr, dynamic_ncols=True)
 
     @property
+    def seconds(self) -> float:
+        """Seconds since the progress started."""
+        return time.perf_counter() - self.started
+
+    @property
     def rate(self) -> float:
         """Rows per second so far (0.0 before the first)."""
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.seconds
         return self.done / elapsed if elapsed > 0 else 0.0
 
     def update(self, rows: int) -> None:

@@ -53,7 +53,10 @@ class RerankActor:
 
 
 def run_ray(job: BatchJob, manifest: Manifest, store: PartStore, done: set[Any]) -> None:
-    """Score every manifest row whose id is not in ``done`` on Ray Data, writing parts into ``store``."""
+    """Score every manifest row whose id is not in ``done`` on Ray Data, writing parts into ``store``.
+
+    Returns None: actors load their models while the pipeline runs, so no scoring-only time is measured.
+    """
     ray = _import_ray()
     started_here = _connect(ray, job.address)
     try:

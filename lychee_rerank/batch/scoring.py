@@ -20,6 +20,7 @@ import pyarrow as pa
 from ..errors import InvalidQueryError
 from ..intake import ImageInput, as_input
 from ..reranker import Reranker
+from ..results import format_size
 from ..settings import DEFAULT_MAX_IMAGES, PARSE_FAILED
 from .columns import KEY, PARSE_METHOD, PATH, QUERY, RESULT_COLUMNS, SCORE, SCORED_SIZE, WARNING
 
@@ -79,8 +80,8 @@ def score_set(reranker: Reranker, query: str, paths: list[str | None], instructi
         return [Outcome(0.0, PARSE_FAILED, f"not scored: {exc}", None)] * len(paths)
     outcomes: list[Outcome | None] = [None] * len(paths)
     for result in ranking:
-        size = f"{result.scored_size[0]}x{result.scored_size[1]}" if result.scored_size else None
-        outcomes[result.index] = Outcome(float(result.score), result.parse_method, result.warning, size)
+        outcomes[result.index] = Outcome(float(result.score), result.parse_method, result.warning,
+                                         format_size(result.scored_size))
     return outcomes  # type: ignore[return-value]  # rank() returns one result per input
 
 

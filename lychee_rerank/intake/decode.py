@@ -7,8 +7,8 @@ Steps of :func:`prepare_image` (each records what it did):
    Pillow's own AVIF support) and open the header with an allow-list of
    formats (:mod:`.sniff`);
 3. refuse decompression bombs from the header size, before any pixel is decoded;
-4. decode, JPEGs with ``Image.draft`` so a 48 MP photo is decoded at 1/2..1/8 size;
-   a multi-frame file gives its first frame;
+4. decode, JPEGs with ``Image.draft`` so a 48 MP photo is decoded at 1/2..1/8 size
+   (never below the pixel budget the model sees); a multi-frame file gives its first frame;
 5. EXIF orientation, 8-bit, integer shrink, alpha on white, sRGB (:mod:`.colour`);
 6. fit to a size the Qwen2.5-VL processor keeps unchanged (:mod:`.fit`); or, with
    ``recipe_sizing`` (what scoring uses), size an image that needs no geometric
@@ -56,7 +56,7 @@ class _Sizing:
 
     @property
     def decode_pixels(self) -> int:
-        """Where JPEG drafts and integer shrinks stop: no reduction an ordinary image would notice."""
+        """Above this area JPEG drafts and integer shrinks apply: no reduction an ordinary image would notice."""
         return RECIPE_MAX_PIXELS if self.recipe else self.max_pixels
 
 
@@ -156,12 +156,14 @@ def _decode(source: ImageInput, data: bytes, digest: str, sizing: _Sizing, max_d
             refused.original_size, refused.format = original, image.format
             return refused
         frames = _frame_count(image)
-        _draft_jpeg(image, sizing.decode_pixels)
+        _draft_jpeg(image, above=sizing.decode_pixels, keep=sizing.max_pixels)
         image.load()
     prepared = PreparedImage(source, image, [], original_size=original, digest=digest, format=image.format)
     prepared.decoded_size = image.size
     if image.size != original:
-        prepared.notes.append(f"JPEG decoded at reduced size {image.width}×{image.height} (draft)")
+        prepared.notes.append(
+            f"decoded at reduced size {image.width}×{image.height} (JPEG draft) from {original[0]}×{original[1]}"
+        )
     return _finish(prepared, image, frames, owned=True, sizing=sizing)
 
 
@@ -232,11 +234,13 @@ def _frames_message(fmt: str | None, frames: int) -> str:
     return f"file holds {frames} images/pages: only the first was scored"
 
 
-def _draft_jpeg(image: Image.Image, max_pixels: int) -> None:
-    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the photo is larger than needed."""
-    if image.format not in ("JPEG", "MPO") or image.width * image.height <= max_pixels:
+def _draft_jpeg(image: Image.Image, *, above: int, keep: int) -> None:
+    """Let libjpeg decode a JPEG of more than ``above`` pixels at 1/2, 1/4 or 1/8 scale, keeping at least
+    ``keep`` pixels (the budget the processor resizes to, so the model loses nothing)."""
+    area = image.width * image.height
+    if image.format not in ("JPEG", "MPO") or area <= above:
         return
-    scale = math.sqrt(max_pixels / (image.width * image.height))
+    scale = math.sqrt(min(keep, area) / area)
     request = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
     with contextlib.suppress(Exception):
         image.draft(None, request)

@@ -18,7 +18,7 @@ from lychee_rerank.app import engine as eng
 from lychee_rerank.app import jobs, page
 from lychee_rerank.cli import main
 from lychee_rerank.export import to_json
-from lychee_rerank.results import RankResult
+from lychee_rerank.results import RankResult, format_size
 from lychee_rerank.scoring.prompts import TASK_INSTRUCTIONS
 from lychee_rerank.settings import DEMO_EXAMPLES_DIR
 
@@ -163,7 +163,7 @@ def test_default_settings_score_exactly_as_the_cli_does(app_env, folder, capsys)
     args = ["-q", "rank", "--model", str(app_env), "--query", "a red circle", "--format", "json", str(folder)]
     assert main(args) == 0
     cli = {r["name"]: (r["score"], r["max_pixels"], r["scored_size"]) for r in json.loads(capsys.readouterr().out)}
-    app = {r.name: (r.score, r.max_pixels, r.scored_size and list(r.scored_size)) for r in job.results}
+    app = {r.name: (r.score, r.max_pixels, format_size(r.scored_size)) for r in job.results}
     assert app == cli and len(app) == 4
     assert {r.max_pixels for r in job.results} == {1280 * 28 * 28}
 
@@ -212,7 +212,11 @@ def test_the_texts_tab_ranks_pasted_lines_in_text_cards(app_env):
     bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
     assert len(bodies) == 3 and all('class="lr-text"' in b and "<img" not in b for b in bodies)
     assert [rank for rank, _ in cards(at)] == [1, 2, 3]
-    assert at.get("download_button")[2].proto.disabled  # texts have no originals to zip
+    # Issue 21 bug 9: texts are counted as texts, and there is no zip of originals they do not have.
+    assert [b.proto.label for b in at.get("download_button")] == ["下载 CSV", "下载 JSON"]
+    assert at.get("progress")[0].proto.text == "已处理 3/3 条"
+    assert any("完成：3 条文本已排序" in s.value for s in at.success)
+    assert "显示 3 / 3 条" in captions(at)
 
 
 def test_bad_model_path_shows_an_error_panel_not_a_traceback(monkeypatch, tmp_path):
@@ -310,7 +314,7 @@ def test_progress_says_scoring_then_the_latest_result_and_the_rate(app_env, tiny
     assert not any(c.startswith("第") for c in captions(at))  # no "#4" beside "5 of 24"
     assert any("张/秒 · 预计还需" in c for c in captions(at)) and job.rate() > 0
     live = [e.proto.body for e in at.get("html") if 'class="lr-live"' in e.proto.body]
-    assert live and "Rank 1 | Score:" in live[0]  # the grid fills in while the run goes on
+    assert live and "第 1 名 | 分数：" in live[0]  # the grid fills in while the run goes on
     job.stop()
     assert job.wait(30)
 
@@ -512,17 +516,160 @@ def test_a_reload_gets_the_session_back_and_others_see_it_in_recent_runs(app_env
     assert other.session_state["lr_job"] is job and len(card_names(other)) == 4
 
 
-def test_compare_shows_the_chosen_results_side_by_side(app_env, folder):
+def compare_cells(at: AppTest) -> list[str]:
+    """The names in the comparison, in order (empty when nothing is compared)."""
+    body = next((e.proto.body for e in at.get("html") if 'class="lr-compare"' in e.proto.body), "")
+    return re.findall(r"<figcaption>([^<]*)</figcaption>", body)
+
+
+def test_compare_is_one_click_from_the_grid_and_lines_the_images_up(app_env, folder):
+    """Issue 21 bug 11: ⇄ on a card adds it to the comparison (no typing); "compare the picks" in one click."""
     at = open_app()
     job = run_to_end(at, "a red circle", folder)
-    first, second = job.results[0], job.results[1]
-    at.multiselect(key="compare").select(first.index).select(second.index).run()
+    first, second, third = job.results[:3]
+    assert compare_cells(at) == [] and at.button(key="compare_picks").disabled
+    at.button(key=f"cmp_{second.index}").click().run()
+    at.button(key=f"cmp_{first.index}").click().run()
     assert not at.exception
-    assert len([e for e in at.main if type(e).__name__ == "Image"]) == 2  # two previews, side by side
-    assert [m.value for m in at.markdown if m.value.startswith("**Rank")][:2] == [
-        f"**Rank {r.rank} | Score: {cards_mod.format_score(r.score, page.score_decimals(job.results))}**"
-        for r in (first, second)
-    ]
+    assert compare_cells(at) == [second.name, first.name]  # in the order chosen
+    body = next(e.proto.body for e in at.get("html") if 'class="lr-compare"' in e.proto.body)
+    assert "repeat(2, minmax(0, 1fr))" in body and body.count('class="lr-cmp-box"') == 2  # one box size for all
+    at.button(key=f"cmp_{second.index}").click().run()  # pressed again: out of the comparison
+    assert compare_cells(at) == [first.name]
+
+    for result in (third, first):
+        at.button(key=f"pick_{result.index}").click().run()
+    at.button(key="compare_picks").click().run()
+    assert compare_cells(at) == [first.name, third.name]  # the picks, best ranked first
+    at.button(key="compare_clear").click().run()
+    assert compare_cells(at) == []
+
+
+def test_the_results_controls_are_the_users_and_survive_a_new_run(app_env, folder):
+    """Issue 21 bug 2: a new run reset columns, sort, the mark filter and top-K to their defaults."""
+    at = open_app()
+    run_to_end(at, "a red circle", folder)
+    at.select_slider(key="columns").set_value(5).run()
+    at.radio(key="sort").set_value("name").run()
+    at.selectbox(key="mark_filter").set_value("no_rejects").run()
+    at.selectbox(key="top_k").set_value(20).run()
+    at.slider(key="threshold").set_value(0.5).run()
+    run_to_end(at, "a blue sky, another query", folder)
+    assert at.select_slider(key="columns").value == 5
+    assert at.radio(key="sort").value == "name"
+    assert at.selectbox(key="mark_filter").value == "no_rejects"
+    assert at.selectbox(key="top_k").value == 20
+    assert at.slider(key="threshold").value == 0.5
+
+
+def test_two_tabs_on_two_models_keep_both_loaded(app_env, folder, tiny_instruct_dir):
+    """Issue 21 bug 3: tabs on different models took turns in a one-model cache and reloaded on every click."""
+    tab_a = open_app()
+    first_a = run_to_end(tab_a, "a red circle", folder)
+    tab_b = open_app()
+    tab_b.text_input(key="model").input(str(tiny_instruct_dir)).run()
+    first_b = run_to_end(tab_b, "a red circle", folder)
+    assert first_b.handle is not first_a.handle
+    for _ in range(3):  # clicks and keystrokes in both tabs
+        tab_a.radio(key="sort").set_value("name").run()
+        tab_b.radio(key="sort").set_value("score").run()
+    second_a = run_to_end(tab_a, "a blue sky for tab a", folder)
+    second_b = run_to_end(tab_b, "a blue sky for tab b", folder)
+    assert second_a.handle is first_a.handle and second_b.handle is first_b.handle  # never loaded again
+
+
+def test_the_model_pool_keeps_models_within_its_budget(tiny_reranker_dir, tiny_instruct_dir):
+    from lychee_rerank.app.models import ModelPool, weight_bytes
+
+    a, b = str(tiny_reranker_dir), str(tiny_instruct_dir)
+    roomy = ModelPool(budget_bytes=1 << 40)
+    assert roomy.get(a) is roomy.get(a) and roomy.status(a) == "loaded"
+    roomy.get(b)
+    assert roomy.loaded() == [(a, "auto"), (b, "auto")] and roomy.loads == 2
+
+    tight = ModelPool(budget_bytes=int(1.5 * weight_bytes(roomy.get(a))))  # room for one tiny model only
+    first = tight.get(a)
+    tight.get(b)
+    assert tight.loaded() == [(b, "auto")] and tight.status(a) == "evicted" and tight.status("other") == "new"
+    assert tight.get(a) is not first and tight.loads == 3  # least recently used out, loaded again when asked
+
+
+def test_texts_are_counted_as_texts_in_recent_runs_and_a_stopped_run_says_what_it_scored(app_env, folder):
+    """Issue 21 bug 10: "400 张" in recent runs for a stopped run that scored 104."""
+    at = open_app()
+    first = run_to_end(at, "a red circle", folder)
+    variant = first.handle.variant(first.settings.mode, first.settings.max_pixels, first.settings.batch_size)
+    slow_down(variant, 0.4)
+    try:
+        at.text_area(key="query").input("a query stopped early").run()
+        at.button(key="run").click().run()
+        stopped = at.session_state["lr_job"]
+        assert wait_until(lambda: stopped.done >= 1, TIMEOUT)
+        stopped.stop()
+        assert stopped.wait(TIMEOUT) and stopped.state == jobs.STOPPED
+    finally:
+        del variant.scorer.score_inputs
+    other = open_app()
+    labels = [b.label for b in other.button if (b.key or "").startswith("recent_") and "stopped early" in b.label]
+    scored = len(stopped.scored)
+    assert labels and labels[0].endswith(f"{scored}/{len(stopped.results)} 张（已停止）") and scored < 4
+
+
+def test_a_queued_run_says_queued_once(app_env, folder):
+    """Issue 21 bug 10: a queued tab showed both "排队中…" and "正在重排序…点击停止"."""
+    at = open_app()
+    first = run_to_end(at, "a red circle", folder)
+    first.engine.run_lock.acquire()  # another tab's run holds the model
+    try:
+        at.text_area(key="query").input("a queued query").run()
+        at.button(key="run").click().run()
+        queued = at.session_state["lr_job"]
+        assert wait_until(lambda: queued.state == jobs.QUEUED, TIMEOUT)
+        at.run()
+        assert any("排队中" in box.value for box in at.info)
+        assert "正在重排序，请等待完成或点击停止。" not in captions(at)
+    finally:
+        first.engine.run_lock.release()
+    assert queued.wait(TIMEOUT)
+
+
+def test_a_folder_says_what_it_skipped_and_cards_show_notes(app_env, tmp_path):
+    """Issue 21 bugs 7 and 10: notes.txt was skipped silently; notes (alpha on white...) were never shown."""
+    from PIL import Image
+
+    folder = make_image_folder(tmp_path / "noted", corrupt=False)
+    (folder / "notes.txt").write_text("not an image")
+    Image.new("RGBA", (64, 64), (255, 0, 0, 0)).save(folder / "transparent.png")
+    at = open_app()
+    job = run_to_end(at, "a red circle", folder)
+    assert f"读取提示：{folder}：跳过了 1 个非图片文件" in captions(at)
+    transparent = next(r for r in job.results if r.name == "transparent.png")
+    assert transparent.notes == ("transparent areas composited on white",)
+    body = next(e.proto.body for e in at.get("html") if "transparent.png" in e.proto.body and "lr-card" in e.proto.body)
+    assert '<div class="lr-note">透明区域已合成到白色背景上</div>' in body and "lr-warn" not in body
+
+
+def test_an_offline_hub_id_is_explained_in_the_pages_language(monkeypatch):
+    """Issue 21 bug 10: the Chinese page said "pass --model DIR" in English."""
+    monkeypatch.setenv("LYCHEE_MODEL", "someone/not-downloaded-model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = open_app()
+    text = at.error[0].value
+    assert "不在本机的 Hugging Face 缓存中" in text and "--model" not in text
+    at.radio(key="lang").set_value("en").run()
+    assert "sidebar's Model field" in at.error[0].value and "--model" not in at.error[0].value
+
+
+def test_the_chinese_page_speaks_chinese_on_cards_and_uploaders(app_env, folder):
+    """Issue 21 bug 10: "Rank N | Score:" and the uploader's "Upload / 1GB per file" stayed English."""
+    at = open_app()
+    run_to_end(at, "a red circle", folder)
+    bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
+    assert "第 1 名 | 分数：" in bodies[0] and "Rank" not in bodies[0]
+    style = next(e.proto.body for e in at.get("html") if "stFileUploaderDropzoneInstructions" in e.proto.body)
+    assert 'content: "上传"' in style and 'content: "每个文件不超过 1024 MB"' in style
+    at.radio(key="lang").set_value("en").run()
+    assert "Rank 1 | Score:" in next(e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body)
 
 
 def test_a_new_run_shows_the_previous_results_until_it_has_its_own(app_env, folder):
@@ -541,3 +688,33 @@ def test_a_new_run_shows_the_previous_results_until_it_has_its_own(app_env, fold
         assert second.wait(TIMEOUT)
     finally:
         del variant.scorer.score_inputs
+
+
+@pytest.mark.parametrize("kind", ["images", "texts"])
+def test_the_full_size_view_opens_on_the_card_pressed(app_env, folder, kind):
+    """The view is a browser component (tested in Chromium); here: it opens on the right result, for both kinds."""
+    at = open_app()
+    if kind == "texts":
+        at.radio(key="doc_kind").set_value("texts").run()
+        at.text_area(key="texts").input("red silk dress\nblue denim jacket").run()
+        at.text_area(key="query").input("a red dress").run()
+        at.button(key="run").click().run()
+        job = at.session_state["lr_job"]
+        assert job.wait(TIMEOUT)
+        at.run()
+    else:
+        job = run_to_end(at, "a red circle", folder)
+    second = job.results[1]
+    at.button(key=f"view_{second.index}").click().run()
+    assert not at.exception, at.exception
+    session = at.session_state["lr_view"]
+    assert session.index == second.index and not session.closed
+    mounted = [e for e in at.main if str(getattr(e, "key", "")).endswith("lr_viewer")]
+    assert len(mounted) == 1 and mounted[0].proto.component_name == "lychee_viewer"
+    data = json.loads(mounted[0].proto.json)
+    assert data["start"] == second.index and len(data["items"]) == len(job.results)
+    assert data["details"][str(second.index)]["output"] == second.raw_output
+    if kind == "images":  # a thumbnail for every card, the large preview around the one on screen
+        assert all(item["thumb"] for item in data["items"]) and data["details"][str(second.index)]["src"]
+    else:
+        assert {item["text"] for item in data["items"]} == {"red silk dress", "blue denim jacket"}
