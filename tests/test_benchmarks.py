@@ -178,3 +178,16 @@ def test_engine_script_compares_sequential_prepared_ahead_and_batches(tiny_reran
     assert by_label["batch 2, prepared ahead"]["padding_fraction"] == 0.0
     assert by_label["batch 2, prepared ahead, input order"]["padding_fraction"] > 0.0
     assert report["max_score_spread_across_runs"] < 1e-3 and report["requery"]["same_ranking"]
+
+
+# --------------------------------------------------------------------------- zip_members.py
+
+
+def test_zip_members_script_reports_time_per_member_and_one_directory_parse(tmp_path: Path):
+    out = tmp_path / "zip.json"
+    proc = run_script("zip_members.py", "--members", "30", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["zip"]["inputs"] == report["folder"]["inputs"] == 30
+    assert report["zipfile_constructions"] == 1
+    assert proc.stdout.strip().splitlines()[-1].startswith("zipfile.ZipFile constructed 1 time(s)")

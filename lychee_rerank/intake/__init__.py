@@ -28,12 +28,14 @@ from .documents import Document, DocumentInput, as_document, as_documents, read_
 from .fit import fit_to_processor, visual_tokens
 from .folders import CollectedInputs, collect_inputs, collect_paths
 from .inputs import (
+    URL_PROBLEM,
     ImageInput,
     as_input,
     as_inputs,
     bytes_digest,
     check_image_count,
     image_digest,
+    looks_like_url,
     natural_key,
     read_capped,
 )
@@ -43,6 +45,7 @@ from .uploads import inputs_from_uploads
 from .zips import ZipLimits, zip_inputs
 
 __all__ = [
+    "URL_PROBLEM",
     "CollectedInputs",
     "Document",
     "DocumentInput",
@@ -65,6 +68,7 @@ __all__ = [
     "header_size",
     "image_digest",
     "inputs_from_uploads",
+    "looks_like_url",
     "natural_key",
     "prepare_image",
     "read_capped",

@@ -11,15 +11,20 @@ Rules (see DESIGN.md §4):
   ``img10``); names are relative paths with ``/``. Zips inside a folder are not
   opened (only a zip given explicitly is, see :mod:`.zips`).
 * Problems with one item (broken or escaping symlink, unlistable subfolder,
-  missing file) become inputs with ``problem`` set, so every item the user gave
-  shows up in the results. Neutral facts (how many non-image files were
-  skipped) are in :attr:`CollectedInputs.notes` and the log.
+  missing file, a pipe, socket or device with an image name, or a link to one)
+  become inputs with ``problem`` set, so every item the user gave shows up in
+  the results. Neutral facts (how many non-image files were skipped) are in
+  :attr:`CollectedInputs.notes` and the log.
+* Only regular files are ever opened, checked again on the opened file
+  (:func:`~.inputs.open_regular`), so nothing can block a run; a folder's file
+  must still lie inside the folder when it is read.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +39,7 @@ from .inputs import (
     is_image_name,
     path_key,
     problem_input,
+    special_file_problem,
 )
 from .zips import ZipLimits, zip_from_path
 
@@ -108,12 +114,12 @@ def _collect_one(path: Path, result: CollectedInputs, limits: ZipLimits, max_fil
             result.inputs.extend(zip_from_path(path, limits, result.notes))
         elif path.is_file():
             result.inputs.append(ImageInput(name=name, path=str(path), opener=file_opener(path, max_file_bytes)))
-        elif path.is_symlink():
-            result.inputs.append(problem_input(name, "broken symlink: its target does not exist", str(path)))
-        elif not path.exists():
+        elif not os.path.lexists(path):
             result.inputs.append(problem_input(name, "file not found", str(path)))
+        elif not path.exists():
+            result.inputs.append(problem_input(name, "broken symlink: its target does not exist", str(path)))
         else:
-            result.inputs.append(problem_input(name, "not a regular file (device, pipe or socket)", str(path)))
+            result.inputs.append(problem_input(name, special_file_problem(path.stat().st_mode), str(path)))
     except OSError as exc:
         result.inputs.append(problem_input(name, f"cannot access: {exc.strerror or exc}", str(path)))
 
@@ -164,12 +170,13 @@ def _folder_entry(
         if entry.is_dir(follow_symlinks=False):
             stack.append((Path(entry.path), parts))
             return None
-        if not entry.is_file(follow_symlinks=False):
-            return None
+        regular = entry.is_file(follow_symlinks=False)
+        if not regular and is_image_name(entry.name):  # a pipe, socket or device named like an image
+            return problem_input(name, special_file_problem(entry.stat(follow_symlinks=False).st_mode), entry.path)
     except OSError as exc:
         return problem_input(name, f"cannot access: {exc.strerror or exc}", entry.path)
-    if is_image_name(entry.name):
-        return ImageInput(name=name, path=entry.path, opener=file_opener(Path(entry.path), max_file_bytes))
+    if regular and is_image_name(entry.name):
+        return ImageInput(name=name, path=entry.path, opener=file_opener(Path(entry.path), max_file_bytes, real_root))
     counts["zip" if entry.name.lower().endswith(ZIP_EXTENSION) else "non-image"] += 1
     return None
 
@@ -192,7 +199,10 @@ def _symlink_entry(
         return problem_input(name, f"not read: symlink points outside the folder (to {target})", entry.path)
     if not os.path.exists(target):
         return problem_input(name, "broken symlink: its target does not exist", entry.path)
-    return ImageInput(name=name, path=entry.path, opener=file_opener(Path(entry.path), max_file_bytes))
+    mode = os.stat(target).st_mode
+    if not stat.S_ISREG(mode):
+        return problem_input(name, special_file_problem(mode), entry.path)
+    return ImageInput(name=name, path=entry.path, opener=file_opener(Path(entry.path), max_file_bytes, real_root))
 
 
 def _count_notes(root: Path, counts: dict[str, int], notes: list[str]) -> None:

@@ -10,6 +10,9 @@ a placeholder, so every item the user gave shows up in the results).
   :data:`~lychee_rerank.settings.MAX_FILE_BYTES`.
 * Reads are capped while reading (:func:`read_capped`), so a file that grows
   after it was listed still cannot exhaust memory.
+* Only regular files are read, checked on the opened file itself (:func:`open_regular`): a pipe,
+  socket or device (or a link swapped for one after the folder was listed) is refused at once,
+  never waited on; a folder's file must still be inside that folder when it is opened.
 * Digests identify identical images: :func:`bytes_digest` for encoded bytes,
   :func:`image_digest` for a PIL image the caller passed in.
 """
@@ -21,10 +24,11 @@ import hashlib
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from PIL import Image
 
@@ -35,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 SKIPPED_FOLDERS = frozenset({"__MACOSX", "@eaDir"})  # macOS resource forks, Synology thumbnails
 _CHUNK = 1024 * 1024
+URL_PROBLEM = "URLs are not fetched: download the images and give local paths"
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme of two letters or more: never a drive letter
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ def as_input(item: Any, index: int) -> ImageInput:
     """Turn one API item (path, bytes, (name, bytes), PIL image, ImageInput) into an ImageInput."""
     if isinstance(item, ImageInput):
         return item
+    if isinstance(item, str) and looks_like_url(item):
+        return ImageInput(name=item.rstrip("/").rsplit("/", 1)[-1] or item, path=item, problem=URL_PROBLEM)
     if isinstance(item, (str, os.PathLike)):
         path = Path(item)
         return ImageInput(name=path.name, path=str(path), opener=file_opener(path))
@@ -86,6 +94,11 @@ def as_input(item: Any, index: int) -> ImageInput:
         f"image #{index + 1} is a {type(item).__name__}; pass a file path, bytes, "
         "a (name, bytes) pair or a PIL image"
     )
+
+
+def looks_like_url(text: str) -> bool:
+    """Whether ``text`` is a URL (``https://...``, ``s3://...``) rather than a local path."""
+    return bool(_URL.match(text.strip()))
 
 
 def as_inputs(items: Iterable[Any]) -> list[ImageInput]:
@@ -124,11 +137,68 @@ def read_capped(stream: IO[bytes], cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def file_opener(path: Path, cap: int = MAX_FILE_BYTES) -> Callable[[], bytes]:
-    """A lazy reader of ``path``: opens the file only when called, at most ``cap`` bytes."""
+class RefusedFileError(OSError):
+    """A file we will not read (a pipe, socket or device; a link that now leads outside its folder).
+
+    ``strerror`` is the whole sentence to show the user.
+    """
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for the user: 'a pipe (FIFO)', 'a socket', 'a device'."""
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def special_file_problem(mode: int) -> str:
+    """Why a pipe, socket or device is not read: waiting on it could stall the run for ever."""
+    return f"not read: {file_kind(mode)}, not a regular file (only regular image files are read)"
+
+
+def open_regular(path: str | os.PathLike[str], inside: str | None = None) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file (and, given ``inside``, a file inside that folder).
+
+    The check is made on the opened file itself, so a link swapped after it was listed cannot get past it.
+    The open never blocks: a FIFO opened non-blocking returns at once and is refused. Raises
+    RefusedFileError, IsADirectoryError or the OSError of the open.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(mode):
+            raise RefusedFileError(errno.EINVAL, special_file_problem(mode), str(path))
+        if inside is not None:
+            _check_inside(fd, path, inside)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_inside(fd: int, path: str | os.PathLike[str], root: str) -> None:
+    """Refuse an opened file that is not inside ``root`` (a link changed after the folder was listed)."""
+    proc_link = f"/proc/self/fd/{fd}"
+    real = os.readlink(proc_link) if os.path.islink(proc_link) else os.path.realpath(path)
+    if os.path.commonpath([real, root]) != root:
+        raise RefusedFileError(errno.EACCES, f"not read: it now leads outside the folder (to {real})", str(path))
+
+
+def file_opener(path: Path, cap: int = MAX_FILE_BYTES, inside: str | None = None) -> Callable[[], bytes]:
+    """A lazy reader of ``path``: opens the file only when called (regular files only, see
+    :func:`open_regular`), at most ``cap`` bytes."""
 
     def read() -> bytes:
-        with open(path, "rb") as stream:
+        with open_regular(path, inside) as stream:
             return read_capped(stream, cap)
 
     return read

@@ -9,12 +9,12 @@ gives None and is planned as the largest kind, then prepared as usual.
 from __future__ import annotations
 
 import io
-import os
+from typing import BinaryIO
 
 from PIL import Image
 
 from ..settings import MAX_DECODE_PIXELS
-from .inputs import ImageInput
+from .inputs import ImageInput, open_regular
 from .sniff import open_formats, pillow_warnings
 
 
@@ -26,12 +26,16 @@ def header_size(source: ImageInput) -> tuple[int, int] | None:
         return None
     if source.data is not None:
         return _declared_size(io.BytesIO(source.data))
-    if source.path is not None and os.path.isfile(source.path):
-        return _declared_size(source.path)
+    if source.path is not None:  # a zip member's path (archive.zip!member) is no file: unknown
+        try:
+            with open_regular(source.path) as stream:  # never a pipe: a header read must not block the run
+                return _declared_size(stream)
+        except OSError:
+            return None
     return None  # a zip member: reading it means decompressing it
 
 
-def _declared_size(stream: str | io.BytesIO) -> tuple[int, int] | None:
+def _declared_size(stream: BinaryIO) -> tuple[int, int] | None:
     try:
         with pillow_warnings(MAX_DECODE_PIXELS), Image.open(stream, formats=open_formats()) as image:
             return image.size

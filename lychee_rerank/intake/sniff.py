@@ -24,6 +24,8 @@ from collections.abc import Iterator
 
 from PIL import Image, UnidentifiedImageError, features
 
+from .inputs import RefusedFileError
+
 logger = logging.getLogger(__name__)
 
 # Formats we let Pillow try. Others (EPS runs Ghostscript, PDF, fonts, ...) are refused.
@@ -172,6 +174,8 @@ def sniff_non_image(data: bytes) -> str:
 
 def describe_read_error(exc: BaseException) -> str:
     """A user-facing sentence for an error raised while reading a file's bytes."""
+    if isinstance(exc, RefusedFileError):
+        return exc.strerror
     if isinstance(exc, FileNotFoundError):
         return "file disappeared before it could be read"
     if isinstance(exc, PermissionError):

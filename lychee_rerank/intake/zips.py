@@ -8,6 +8,10 @@
   are repaired.
 * Zip bombs are refused: the member count and declared sizes are checked up
   front (:class:`ZipLimits`), and every member's bytes are capped while reading.
+* The central directory is read once per archive: the archive stays open (one
+  file handle, closed when its last member input is dropped) and each member is
+  read from it by its ``ZipInfo``, so reading N members costs N reads, not N
+  parses of the directory. A zip on disk is opened only if it is a regular file.
 * A corrupt or refused zip gives one problem input named after it; an unsafe
   member name (``../x``, ``/x``, ``C:x``) or an encrypted member gives a problem
   input of its own.
@@ -15,7 +19,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -23,7 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..settings import MAX_FILE_BYTES, MAX_ZIP_BYTES, MAX_ZIP_MEMBERS
-from .inputs import ImageInput, human_size, is_hidden, is_image_name, path_key, problem_input, read_capped
+from .inputs import (
+    ImageInput,
+    human_size,
+    is_hidden,
+    is_image_name,
+    open_regular,
+    path_key,
+    problem_input,
+    read_capped,
+)
 
 _UTF8_FLAG = 0x800  # general-purpose bit 11: the name is UTF-8
 _ENCRYPTED_FLAG = 0x1
@@ -40,7 +55,7 @@ class ZipLimits:
 
 def zip_from_path(path: Path, limits: ZipLimits, notes: list[str]) -> list[ImageInput]:
     """The image members of the zip file at ``path`` (see :func:`zip_inputs`)."""
-    return zip_inputs(path.name, lambda: zipfile.ZipFile(path), limits, notes, disk_path=str(path))
+    return zip_inputs(path.name, lambda: zipfile.ZipFile(open_regular(path)), limits, notes, disk_path=str(path))
 
 
 def zip_inputs(
@@ -56,18 +71,20 @@ def zip_inputs(
     A corrupt or refused zip gives one problem input named ``label``.
     """
     try:
-        with open_zip() as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
+        archive = open_zip()
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, OSError) as exc:
         return [problem_input(label, f"corrupt zip file ({exc})", disk_path)]
-    candidates = [(i, info) for i, info in enumerate(infos) if not info.is_dir()]
-    refusal = _zip_refusal(len(infos), [info for _, info in candidates if is_image_name(info.filename)], limits)
+    candidates = [info for info in infos if not info.is_dir()]
+    refusal = _zip_refusal(len(infos), [info for info in candidates if is_image_name(info.filename)], limits)
     if refusal:
+        archive.close()
         return [problem_input(label, refusal, disk_path)]
+    shared = _SharedArchive(archive, open_zip, disk_path)
     found: list[tuple[tuple[str, ...], ImageInput]] = []
     skipped = 0
-    for index, info in candidates:
-        item = _zip_member(label, open_zip, index, info, limits, disk_path)
+    for info in candidates:
+        item = _zip_member(label, shared, info, limits, disk_path)
         if item is None:
             skipped += 1
         else:
@@ -114,8 +131,7 @@ def _unsafe_name(name: str) -> bool:
 
 def _zip_member(
     label: str,
-    open_zip: Callable[[], zipfile.ZipFile],
-    index: int,
+    archive: _SharedArchive,
     info: zipfile.ZipInfo,
     limits: ZipLimits,
     disk_path: str | None,
@@ -134,18 +150,56 @@ def _zip_member(
     if info.file_size > limits.max_member_bytes:
         reason = f"refused: zip member would unpack to {human_size(info.file_size)}, over the per-file limit"
         return parts, problem_input(name, reason, path)
-    opener = _member_opener(open_zip, index, limits.max_member_bytes)
+    opener = archive.opener(info, limits.max_member_bytes)
     return parts, ImageInput(name=name, path=path, opener=opener)
 
 
-def _member_opener(open_zip: Callable[[], zipfile.ZipFile], index: int, cap: int) -> Callable[[], bytes]:
-    """Read member ``index`` on demand, at most ``cap`` bytes, with zip errors as OSError."""
+class _SharedArchive:
+    """One open archive whose members are read by ``ZipInfo``: its central directory was parsed once, at listing.
 
-    def read() -> bytes:
-        try:
-            with open_zip() as archive, archive.open(archive.infolist()[index]) as stream:
-                return read_capped(stream, cap)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
-            raise OSError(f"corrupt or unsupported zip member: {exc}") from exc
+    Reads take turns (one file position). A zip on disk that changed since (another size, time or file) is
+    opened and parsed again, and one that is gone is reported as gone, as a fresh open would. The file
+    closes when the last opener holding it is dropped.
+    """
 
-    return read
+    def __init__(self, archive: zipfile.ZipFile, reopen: Callable[[], zipfile.ZipFile], disk_path: str | None):
+        self._archive = archive
+        self._reopen = reopen
+        self._path = disk_path
+        self._stamp = _stamp(disk_path)
+        self._reopened = False
+        self._lock = threading.Lock()
+
+    def opener(self, info: zipfile.ZipInfo, cap: int) -> Callable[[], bytes]:
+        """Read ``info``'s member on demand, at most ``cap`` bytes, with zip errors as OSError."""
+
+        def read() -> bytes:
+            try:
+                with self._lock:
+                    archive = self._current()
+                    with archive.open(archive.getinfo(info.filename) if self._reopened else info) as stream:
+                        return read_capped(stream, cap)
+            except KeyError as exc:
+                raise OSError(f"no longer in the zip: {exc}") from exc
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+                raise OSError(f"corrupt or unsupported zip member: {exc}") from exc
+
+        return read
+
+    def _current(self) -> zipfile.ZipFile:
+        stamp = _stamp(self._path)
+        if stamp != self._stamp:
+            self._archive.close()
+            self._archive, self._stamp, self._reopened = self._reopen(), stamp, True
+        return self._archive
+
+    def __del__(self) -> None:
+        self._archive.close()
+
+
+def _stamp(disk_path: str | None) -> tuple[int, int, int] | None:
+    """What tells a changed file on disk: its inode, size and modification time (None for in-memory zips)."""
+    if disk_path is None:
+        return None
+    info = os.stat(disk_path)
+    return info.st_ino, info.st_size, info.st_mtime_ns

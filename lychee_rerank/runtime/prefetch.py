@@ -4,31 +4,47 @@ A run prepares batches (decode, resize, processor) while the model scores the
 previous one: the GPU no longer waits on the CPU. The queue holds at most
 ``depth`` finished items, so memory stays bounded however long the run. An
 exception in the producer reaches the consumer (never a hang), and closing
-early (a stopped run) ends the producer at its next hand-over.
+early (a stopped run) ends the producer at its next hand-over. Every wait is
+bounded: a producer stuck in a call that never returns (a read from a hung
+network share) is left behind as a daemon thread, with a warning, so a stopped,
+failed or interrupted run always ends.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 _ITEM, _ERROR, _DONE = "item", "error", "done"
 _POLL_S = 0.05  # how often a blocked producer checks whether the consumer has gone
+CLOSE_WAIT_S = 30.0  # the most a run waits for the producer to finish the batch it is preparing
+INTERRUPT_WAIT_S = 1.0  # after Ctrl+C (or another BaseException) the process is leaving: do not hold it
+
+logger = logging.getLogger(__name__)
 
 
 class Prefetcher(Generic[T]):
     """Iterates ``source`` on a daemon thread, ``depth`` items ahead of the consumer.
 
     Use as a context manager so the thread always ends; ``depth`` 0 runs ``source``
-    on the caller's thread (sequential, for comparison and debugging).
+    on the caller's thread (sequential, for comparison and debugging). ``should_stop``
+    is polled while the consumer waits for an item: when it returns True the iteration
+    ends (and :attr:`stopped` is set), even if the producer is stuck.
     """
 
-    def __init__(self, source: Iterable[T], depth: int, name: str = "lychee-prefetch"):
+    def __init__(
+        self, source: Iterable[T], depth: int, name: str = "lychee-prefetch",
+        should_stop: Callable[[], bool] | None = None,
+    ):
         self.depth = depth
+        self.stopped = False
+        self._should_stop = should_stop
         self._source = iter(source)
         self._queue: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=max(depth, 1))
         self._closed = threading.Event()
@@ -41,26 +57,44 @@ class Prefetcher(Generic[T]):
             yield from self._source
             return
         while True:
-            kind, value = self._queue.get()
+            try:
+                kind, value = self._queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._should_stop is not None and self._should_stop():
+                    self.stopped = True
+                    return
+                continue
             if kind == _DONE:
                 return
             if kind == _ERROR:
                 raise value  # type: ignore[misc]
             yield value  # type: ignore[misc]
 
-    def close(self) -> None:
-        """Stop the producer at its next hand-over and wait for it."""
+    def close(self, timeout: float = CLOSE_WAIT_S) -> bool:
+        """Stop the producer at its next hand-over and wait for it, at most ``timeout`` seconds.
+
+        Returns whether it ended; one still running after that is left behind (a daemon thread).
+        """
         self._closed.set()
-        if self._thread is not None:
-            while self._thread.is_alive():
-                self._drain()
-                self._thread.join(_POLL_S)
+        if self._thread is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive():
+            self._drain()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                logger.warning("the preparing thread %s did not end within %.0f s (stuck reading a file?); "
+                               "left behind", self._thread.name, timeout)
+                return False
+            self._thread.join(min(_POLL_S, left))
+        return True
 
     def __enter__(self) -> Prefetcher[T]:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        interrupted = kind is not None and not issubclass(kind, Exception)
+        self.close(INTERRUPT_WAIT_S if interrupted else CLOSE_WAIT_S)
 
     def _fill(self) -> None:
         try:

@@ -14,6 +14,7 @@ from lychee_rerank.intake import (
     ZipLimits,
     collect_inputs,
     collect_paths,
+    inputs_from_uploads,
     read_capped,
 )
 
@@ -145,3 +146,39 @@ def test_zip_that_vanishes_before_loading(tmp_path: Path) -> None:
 def test_zip_without_images_and_nothing_else_raises(tmp_path: Path) -> None:
     with pytest.raises(NoImagesError):
         collect_paths([make_zip(tmp_path / "docs.zip", [("a.txt", b"hi")])])
+
+
+class ConstructionCounter:
+    """Counts ``zipfile.ZipFile`` constructions (each parses a central directory) by wrapping the class from outside."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.calls = 0
+        counter = self
+
+        class Counted(zipfile.ZipFile):
+            def __init__(self, *args: object, **kwargs: object):
+                counter.calls += 1
+                super().__init__(*args, **kwargs)
+
+        monkeypatch.setattr(zipfile, "ZipFile", Counted)
+
+
+def test_the_central_directory_is_parsed_once_per_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    members = [(f"img{i}.png", factory.png((56, 56), (i, 0, 0))) for i in range(40)]
+    archive = make_zip(tmp_path / "many.zip", members)
+    counter = ConstructionCounter(monkeypatch)
+    inputs = collect_paths([archive])
+    assert [item.read_bytes() for item in inputs] == [data for _, data in members]
+    assert [item.read_bytes() for item in inputs[:3]] == [data for _, data in members[:3]], "read twice (the app)"
+    assert counter.calls == 1
+    uploaded = inputs_from_uploads([("up.zip", (tmp_path / "many.zip").read_bytes())])
+    assert [item.read_bytes() for item in uploaded] == [data for _, data in members]
+    assert counter.calls == 2
+
+
+def test_a_zip_replaced_after_listing_is_read_afresh(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "a.zip", [("a.png", PNG), ("b.png", PNG)])
+    [first, second] = collect_paths([archive])
+    make_zip(archive, [("b.png", factory.png((56, 56), factory.RED)), ("pad.txt", b"x" * 999)])
+    assert "no longer in the zip" in prepare(first).warning
+    assert second.read_bytes() == factory.png((56, 56), factory.RED)

@@ -50,3 +50,35 @@ def test_closing_early_ends_the_thread():
         next(iter(items))
     assert not [t for t in threading.enumerate() if t.name == "prefetch-under-test"]
     assert len(produced) < 10
+
+
+def stuck_after(n: int, release: threading.Event):
+    """Yields ``n`` items, then blocks (like a read from a hung share) until ``release`` is set."""
+    yield from range(n)
+    release.wait()
+    yield n
+
+
+def test_closing_never_waits_for_ever_on_a_stuck_producer():
+    release = threading.Event()
+    try:
+        items = Prefetcher(stuck_after(1, release), depth=2, name="stuck-producer")
+        assert next(iter(items)) == 0
+        assert items.close(timeout=0.2) is False, "gave up on the stuck producer instead of waiting for it"
+    finally:
+        release.set()
+    assert wait_until(lambda: not [t for t in threading.enumerate() if t.name == "stuck-producer"], timeout=30)
+
+
+def test_should_stop_ends_the_wait_for_a_stuck_producer():
+    release, stop = threading.Event(), threading.Event()
+    try:
+        with Prefetcher(stuck_after(1, release), depth=2, should_stop=stop.is_set) as items:
+            received = []
+            for item in items:
+                received.append(item)
+                stop.set()  # Stop pressed while the next item never comes
+            assert received == [0] and items.stopped
+            release.set()  # so that leaving the block does not wait out the stuck producer
+    finally:
+        release.set()
