@@ -11,16 +11,25 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .batch.command import add_batch_parser
-from .errors import InvalidQueryError, InvalidSettingError, LycheeRerankError, NoImagesError, QueryImageError
+from .errors import (
+    InvalidQueryError,
+    InvalidSettingError,
+    LycheeRerankError,
+    NoImagesError,
+    QueryImageError,
+    ScoringFailedError,
+)
 from .export import to_csv, to_json, to_table
-from .intake import as_input, collect_paths, prepare_image, read_texts
+from .intake import URL_PROBLEM, as_input, collect_paths, looks_like_url, prepare_image, read_texts
+from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
 from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
+from .terminal import TerminalFormatter, progress_callback
 
 logger = logging.getLogger("lychee_rerank.cli")
 
@@ -116,26 +125,6 @@ def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def _progress_callback(total_hint: int) -> tuple[Callable, Callable[[], None]]:
-    if sys.stderr.isatty():
-        # lazy: tqdm only for an interactive terminal
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total_hint, unit="img", file=sys.stderr)
-
-        def on_progress(done: int, total: int, result: Any) -> None:
-            bar.set_postfix_str(f"{result.name} → {result.score:.1f}", refresh=False)
-            bar.update(done - bar.n)
-
-        return on_progress, bar.close
-
-    def log_progress(done: int, total: int, result: Any) -> None:
-        note = f" ⚠ {result.warning}" if result.warning else ""
-        logger.info("[%d/%d] %s → %.2f%s", done, total, result.name, result.score, note)
-
-    return log_progress, lambda: None
-
-
 def _documents(args: argparse.Namespace) -> list:
     """The texts of --texts, or the images found in the PATHs (every PATH must exist)."""
     if args.texts is not None:
@@ -145,6 +134,8 @@ def _documents(args: argparse.Namespace) -> list:
     if not args.paths:
         raise NoImagesError("no PATH given: name image files, folders or .zip files (or --texts FILE)")
     for path in args.paths:
+        if looks_like_url(path):
+            raise NoImagesError(f"{path}: {URL_PROBLEM}")
         if not os.path.lexists(path):
             raise NoImagesError(f"{path}: no such file or folder")
     return collect_paths(args.paths, max_images=args.max_images or DEFAULT_MAX_IMAGES)
@@ -160,6 +151,8 @@ def _check_query(args: argparse.Namespace) -> None:
         return
     if args.query is not None and args.query.strip():
         validate_query(args.query)
+    if looks_like_url(args.query_image):
+        raise QueryImageError(f"query image {args.query_image}: {URL_PROBLEM}")
     if not Path(args.query_image).is_file():
         raise QueryImageError(f"query image {args.query_image}: no such file")
     prepared = prepare_image(as_input(args.query_image, 0), max_pixels=MIN_PIXELS)
@@ -189,17 +182,24 @@ def run_rank(args: argparse.Namespace) -> int:
     reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
     logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
     rank = reranker.rank_texts if args.texts is not None else reranker.rank
-    on_progress, close = _progress_callback(len(documents))
+    on_progress, close = progress_callback(len(documents))
     try:
         ranking = rank(args.query, documents, query_image=args.query_image, instruction=args.instruction,
                        on_progress=on_progress)
+    except ScoringFailedError as exc:
+        _print_ranking(args, exc.ranking)  # what was scored before the failure is not lost
+        raise
     finally:
         close()
+    _print_ranking(args, ranking)
+    return 0
+
+
+def _print_ranking(args: argparse.Namespace, ranking: Any) -> None:
     for warning in ranking.warnings:
         logger.warning(warning)
     output = FORMATTERS[args.format](ranking.top(args.top_k))
     sys.stdout.write(output + ("\n" if args.format != "csv" else ""))
-    return 0
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -222,7 +222,7 @@ def run_bench(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        print(f"# full figures: {out}")
+        print(f"# full figures: {terminal_text(out)}")
     print(comparison_table(report))
     return 0 if any("error" not in row for row in report["rows"]) else 1
 
@@ -259,7 +259,9 @@ def _configure_threads(args: argparse.Namespace) -> None:
 
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(levelname)s %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("transformers", "httpx", "urllib3", "jieba"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -273,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except LycheeRerankError as exc:
-        print(f"lychee-rerank: error: {exc}", file=sys.stderr)
+        print(f"lychee-rerank: error: {terminal_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lychee-rerank: interrupted", file=sys.stderr)

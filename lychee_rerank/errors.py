@@ -43,5 +43,16 @@ class TooManyImagesError(LycheeRerankError, ValueError):
     """More images than the configured per-run cap."""
 
 
+class ScoringFailedError(LycheeRerankError):
+    """The model (or a progress callback) failed in the middle of a run.
+
+    ``ranking`` keeps what was scored before the failure, the rest marked ``skipped`` (as a stopped run does).
+    """
+
+    def __init__(self, message: str, ranking: object = None):
+        super().__init__(message)
+        self.ranking = ranking
+
+
 class InvalidSettingError(LycheeRerankError, ValueError):
     """A setting (dtype, mode, device, batch size...) has a value we do not accept."""

@@ -59,6 +59,7 @@ class RunStats:
     tokens: int = 0
     padding_tokens: int = 0
     stopped: bool = False
+    failure: Exception | None = None  # what ended the run early; the results before it are kept
 
     def count(self, inputs: Any) -> None:
         mask = inputs.get("attention_mask")
@@ -71,7 +72,13 @@ class RunStats:
         padding = self.padding_tokens / self.tokens if self.tokens else 0.0
         return {"pipelined": self.pipelined, "ordered_by_size": self.ordered, "batches": self.batches,
                 "tokens": self.tokens, "padding_tokens": self.padding_tokens, "padding_fraction": padding,
-                "stopped": self.stopped}
+                "stopped": self.stopped, "error": None if self.failure is None else describe_failure(self.failure)}
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for an unexpected error: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 class RunExecutor:
@@ -97,17 +104,24 @@ class RunExecutor:
         costs = self._costs(run) if ordered else [0] * len(run.documents)
         order = sorted(range(len(costs)), key=lambda i: (costs[i], i))
         batches = (self._prepare_batch(run, indices) for indices in self.policy.batches(order, costs.__getitem__))
-        with Prefetcher(batches, self.prefetch) as ready:
+        with Prefetcher(batches, self.prefetch, should_stop=should_stop) as ready:
             pending = iter(ready)
             while True:
                 if should_stop is not None and should_stop():
-                    logger.info("stopped after %d of %d documents", len(run.results), len(run.documents))
                     stats.stopped = True
                     break
-                batch = next(pending, None)
-                if batch is None:
+                try:
+                    batch = next(pending, None)
+                    if batch is None:
+                        stats.stopped = ready.stopped  # stopped while waiting for a batch
+                        break
+                    self._record(run, batch, stats)
+                except Exception as exc:  # noqa: BLE001 - the caller reports it in one line; the results so far stay
+                    logger.debug("failed after %d of %d documents", len(run.results), len(run.documents), exc_info=True)
+                    stats.failure = exc
                     break
-                self._record(run, batch, stats)
+        if stats.stopped:
+            logger.info("stopped after %d of %d documents", len(run.results), len(run.documents))
         return stats
 
     # ------------------------------------------------------------ planning (calling thread)

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .results import RECORD_KEYS, RankResult
+from .safe_text import csv_cell, terminal_text
 
 if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); only its type is needed here
     from .intake import ImageInput
@@ -47,22 +48,27 @@ def to_json(
 def to_csv(
     results: Iterable[RankResult], *, extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None
 ) -> str:
-    """CSV with a header row; Excel-friendly when written with a UTF-8 BOM by the caller."""
+    """CSV with a header row; Excel-friendly when written with a UTF-8 BOM by the caller.
+
+    Text cells that a spreadsheet would run as a formula (``=...``, ``+...``, ``-...``, ``@...``) start with ``'``.
+    """
     buffer = io.StringIO()
     columns = (*CSV_COLUMNS, *(extra or {}), *(("mark",) if marks is not None else ()))
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for record in to_records(results, extra, marks):
-        writer.writerow({**record, "notes": NOTE_SEPARATOR.join(record["notes"])})
+        row = {**record, "notes": NOTE_SEPARATOR.join(record["notes"])}
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return buffer.getvalue()
 
 
 def to_table(results: Sequence[RankResult]) -> str:
-    """A fixed-width text table for terminals."""
+    """A fixed-width text table for terminals; control and bidi characters in names and warnings are escaped."""
     lines = [f"{'rank':>4}  {'score':>5}  {'method':<8}  name"]
     for result in results:
-        warning = f"  ⚠ {result.warning}" if result.warning else ""
-        lines.append(f"{result.rank:>4}  {result.score:>5.2f}  {result.parse_method:<8}  {result.name}{warning}")
+        warning = f"  ⚠ {terminal_text(result.warning)}" if result.warning else ""
+        lines.append(f"{result.rank:>4}  {result.score:>5.2f}  {result.parse_method:<8}  {terminal_text(result.name)}"
+                     f"{warning}")
     return "\n".join(lines)
 
 
@@ -84,7 +90,7 @@ def top_k_zip(results: Sequence[RankResult], inputs: Sequence[ImageInput], k: in
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain fixed-width table with Markdown-compatible pipes (None and NaN print as n/a)."""
+    """A plain fixed-width table with Markdown-compatible pipes (None and NaN print as n/a), for terminals."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
 
@@ -102,4 +108,4 @@ def _cell(value: Any) -> str:
         if math.isnan(value):
             return "n/a"
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
-    return str(value)
+    return terminal_text(value)

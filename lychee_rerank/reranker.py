@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import InvalidSettingError
-from .execution import RunExecutor
+from .errors import InvalidSettingError, ScoringFailedError
+from .execution import RunExecutor, RunStats
 from .intake import DocumentInput, ImageInput, PreparedImage, as_documents, check_image_count, prepare_image
 from .results import Ranking, rank_results
 from .run import ProgressCallback, Run, prepare_query
@@ -24,7 +24,7 @@ from .runtime.reclaim import MemoryReclaimer
 from .scoring.modes import choose_mode, make_scorer
 from .scoring.prompts import resolve_instruction, task_instruction
 from .scoring.vision_cache import shared_cache
-from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PREFETCH_BATCHES
+from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PARSE_SKIPPED, PREFETCH_BATCHES
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,7 @@ class Reranker:
             InvalidQueryError: neither a query text nor a query image (before any model work).
             QueryImageError: the query image cannot be read.
             TooManyImagesError: more than ``max_images`` documents.
+            ScoringFailedError: the model failed mid-run; its ``ranking`` keeps the results scored before.
 
         Example::
 
@@ -218,8 +219,15 @@ class Reranker:
             if index not in run.results:
                 run.results[index] = run.skipped(index)
         ranked = rank_results(run.results.values())
-        return Ranking(ranked, mode=self.mode, query=content.text or "", warnings=warnings,
-                       stopped=stats["stopped"], stats=stats)
+        ranking = Ranking(ranked, mode=self.mode, query=content.text or "", warnings=warnings,
+                          stopped=stats.stopped or stats.failure is not None, stats=stats.as_dict())
+        if stats.failure is not None:
+            done = len(documents) - sum(1 for result in ranked if result.parse_method == PARSE_SKIPPED)
+            raise ScoringFailedError(
+                f"scoring failed after {done} of {len(documents)} documents ({ranking.stats['error']}); the {done} "
+                "results so far are kept and the rest marked skipped", ranking,
+            ) from stats.failure
+        return ranking
 
     def _acquire(self, on_wait: Callable[[], None] | None) -> None:
         if not self._lock.acquire(blocking=False):
@@ -230,13 +238,13 @@ class Reranker:
     def _count_tokens(self, text: str) -> int:
         return len(self.processor.tokenizer.encode(text, add_special_tokens=False))
 
-    def _execute(self, run: Run, should_stop: Callable[[], bool] | None) -> dict[str, Any]:
+    def _execute(self, run: Run, should_stop: Callable[[], bool] | None) -> RunStats:
         policy = batch_policy(self.batch_size, self.model, self.loaded_model.device)  # free memory now, per run
         executor = RunExecutor(
             self.scorer, policy, self._prepare, (self.min_pixels, self.max_pixels), self.prefetch_batches,
             self._reclaimer, order_by_size=self.order_by_size,
         )
-        return executor.execute(run, should_stop).as_dict()
+        return executor.execute(run, should_stop)
 
     def _prepare(self, source: ImageInput) -> PreparedImage:
         return prepare_image(source, max_pixels=self.max_pixels, min_pixels=self.min_pixels, recipe_sizing=True)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from lychee_rerank.cli import build_parser, main
+from lychee_rerank.scoring.yesno import YesNoScorer
 
 from helpers import jpeg_bytes, png_bytes
 
@@ -173,3 +175,49 @@ def test_notes_reach_the_json_and_csv(cli, tiny_reranker_dir: Path, tmp_path: Pa
     rows = {row["name"]: row for row in csv.DictReader(io.StringIO(cli(*base, "--format", "csv").stdout))}
     assert rows["grey_alpha.png"]["notes"] == "transparent areas composited on white; converted from greyscale to RGB"
     assert rows["plain.jpg"]["notes"] == "" and re.fullmatch(r"\d+x\d+", rows["big.jpg"]["scored_size"])
+
+
+# ---------------------------------------------------------------- issue 22: one line where the user needs one line
+
+
+def one_error_line(done: subprocess.CompletedProcess) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[-1].startswith("lychee-rerank: error: ") and sum("error:" in line for line in lines) == 1
+    return lines[-1]
+
+
+def test_a_model_failing_mid_run_prints_what_was_scored_and_one_line(cli, tiny_reranker_dir: Path,
+                                                                     five_image_folder: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    original, calls = YesNoScorer.score_inputs, []
+
+    def breaks_on_the_third(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(YesNoScorer, "score_inputs", breaks_on_the_third)  # the model failing, from outside
+    done = cli("rank", "--model", str(tiny_reranker_dir), "--query", "red", "--format", "json",
+               str(five_image_folder))
+    line = one_error_line(done)
+    assert "scoring failed after" in line and "RuntimeError: CUDA error" in line
+    records = json.loads(done.stdout)
+    assert len(records) == 5 and sum(r["parse_method"] == "yesno" for r in records) == 2
+    assert {r["parse_method"] for r in records} == {"yesno", "failed", "skipped"}
+
+
+def test_a_url_path_says_urls_are_not_fetched(cli, tiny_reranker_dir: Path):
+    line = one_error_line(cli("rank", "--model", str(tiny_reranker_dir), "--query", "red", "http://127.0.0.1:9/x.png"))
+    assert "URLs are not fetched: download the images and give local paths" in line
+
+
+def test_a_damaged_weights_file_is_one_line_saying_to_get_a_whole_copy(cli, tiny_reranker_dir: Path, tmp_path: Path,
+                                                                       five_image_folder: Path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_reranker_dir, damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # an interrupted download
+    line = one_error_line(cli("rank", "--model", str(damaged), "--query", "red", str(five_image_folder)))
+    assert "is damaged, truncated or corrupt" in line and "copy or download the folder again" in line

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from lychee_rerank import Reranker
+from lychee_rerank.errors import ScoringFailedError
 from lychee_rerank.execution import RunExecutor
 from lychee_rerank.intake import ImageInput, as_documents
 from lychee_rerank.run import Run
@@ -180,3 +181,27 @@ def test_on_a_gpu_pinned_batches_prepared_ahead_score_like_the_cpu(tiny_reranker
     for ranking in runs.values():
         assert {r.index: r.score for r in ranking} == pytest.approx(expected, abs=1e-2)
     assert runs[2, "auto"].stats["batches"] < 7  # auto batched on the GPU
+
+
+def test_a_model_failure_mid_run_keeps_what_was_scored(tiny_reranker):
+    """Issue 22, item 13: as Stop does, the results before the failure are kept; the error says what happened."""
+    reranker = Reranker(tiny_reranker.loaded_model, batch_size=1, vision_cache_mib=0)
+    original, calls = reranker.scorer.score_inputs, []
+
+    def breaks_on_the_fourth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("CUDA error: device-side assert triggered\nmore detail")
+        return original(*args, **kwargs)
+
+    reranker.scorer.score_inputs = breaks_on_the_fourth  # the model failing (a driver error), from outside
+    images = [(f"i{i}.png", png_bytes((i * 30, 0, 0))) for i in range(6)]
+    with pytest.raises(ScoringFailedError) as raised:
+        reranker.rank(QUERY, images)
+    message = str(raised.value)
+    assert "\n" not in message and "scoring failed after 3 of 6 documents (RuntimeError: CUDA error" in message
+    ranking = raised.value.ranking
+    assert_contract(ranking, 6)
+    assert sum(r.ok for r in ranking) == 3 and sum(r.parse_method == PARSE_SKIPPED for r in ranking) == 3
+    assert ranking.stopped and ranking.stats["error"].startswith("RuntimeError: CUDA error")
+    assert not prefetch_threads()

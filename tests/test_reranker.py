@@ -291,3 +291,27 @@ def _encoded(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt)
     return buffer.getvalue()
+
+
+def test_a_nul_in_the_query_never_reaches_the_model_and_is_warned(tiny_reranker):
+    """Issue 22, item 14: the prompt holds the query without its NUL; the ranking's warnings say it was removed."""
+    tokenizer = tiny_reranker.processor.tokenizer
+    original, prompts = tokenizer.__class__.__call__, []
+
+    def seen(self, text=None, *args, **kwargs):
+        prompts.extend(text if isinstance(text, list) else [text])
+        return original(self, text, *args, **kwargs)
+
+    tokenizer.__class__.__call__ = seen
+    try:
+        ranking = tiny_reranker.rank("red\x00 dress", [png_bytes("red")])
+    finally:
+        tokenizer.__class__.__call__ = original
+    assert ranking.query == "red dress" and any("NUL" in warning for warning in ranking.warnings)
+    assert any("red dress" in str(prompt) for prompt in prompts) and not any("\x00" in str(p) for p in prompts)
+
+
+def test_a_url_given_as_an_image_is_a_warned_result(tiny_reranker):
+    ranking = tiny_reranker.rank("red", ["http://127.0.0.1:9/x.png", png_bytes("red")])
+    url = next(r for r in ranking if r.index == 0)
+    assert url.name == "x.png" and url.warning == "URLs are not fetched: download the images and give local paths"

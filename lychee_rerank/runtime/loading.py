@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig
 
 from ..errors import (
@@ -196,15 +197,7 @@ def load_model(
     quant = quantization_config(quantization, resolved_device, torch_dtype)
     if quant is not None:
         kwargs["quantization_config"] = quant
-    try:
-        processor = AutoProcessor.from_pretrained(source, local_files_only=local_only)
-        model = AutoModelForImageTextToText.from_pretrained(source, **kwargs).eval()
-    except torch.OutOfMemoryError as exc:
-        raise ModelLoadError(
-            f"out of GPU memory loading {name_or_path}: try quantization='nf4', max_gpu_memory, or a smaller model"
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"could not load {name_or_path}: {exc}") from exc
+    processor, model = _load(name_or_path, source, local_only, kwargs)
     processor.tokenizer.padding_side = "left"  # the last position must be real for every row
     offloaded = devices.offloaded_modules(getattr(model, "hf_device_map", None))
     if offloaded:
@@ -212,6 +205,34 @@ def load_model(
     for note in notes:
         logger.warning(note)
     return LoadedModel(model, processor, name_or_path, source, resolved_device, torch_dtype, notes)
+
+
+def _load(name_or_path: str, source: str, local_only: bool, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """The processor and the model in eval mode; what can go wrong as a ModelLoadError saying the fix."""
+    try:
+        processor = AutoProcessor.from_pretrained(source, local_files_only=local_only)
+        return processor, AutoModelForImageTextToText.from_pretrained(source, **kwargs).eval()
+    except torch.OutOfMemoryError as exc:
+        raise ModelLoadError(
+            f"out of GPU memory loading {name_or_path}: try quantization='nf4', max_gpu_memory, or a smaller model"
+        ) from exc
+    except SafetensorError as exc:
+        raise ModelLoadError(_damaged(name_or_path, source, exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load {name_or_path}: {exc}") from exc
+
+
+def _damaged(name_or_path: str, source: str, exc: BaseException) -> str:
+    """A truncated or corrupt weights file: say so, and how to get a whole one."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if name_or_path == DEMO_ALIAS:
+        again = "reinstall lychee-rerank: the demo model ships with it"
+    elif looks_like_path(name_or_path) or os.path.isdir(name_or_path):
+        again = "copy or download the folder again"
+    else:
+        again = f"huggingface-cli download {name_or_path} --force-download"
+    return (f"the model's weights file (*.safetensors) in {source} is damaged, truncated or corrupt ({detail}); "
+            f"get a whole copy: {again}")
 
 
 def _offload_note(offloaded: dict[str, list[str]]) -> str:

@@ -19,8 +19,9 @@
   such as ``T恤``, ``U盘``, ``B超``, ``SIM卡`` stay as they are. Digits count as
   Latin, so ``2024年`` -> ``2024 年`` and ``3D打印`` -> ``3D 打印`` (jieba splits both).
 
-``validate_query`` normalises, rejects empty queries and, given a token counter,
-truncates queries longer than the limit (``MAX_QUERY_TOKENS`` by default).
+``validate_query`` normalises, rejects empty queries, warns when NUL characters were
+removed (a NUL never reaches the model) and, given a token counter, truncates queries
+longer than the limit (``MAX_QUERY_TOKENS`` by default).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _MIXED_BOUNDARY = re.compile(rf"[{_HAN}][A-Za-z0-9]|[A-Za-z0-9][{_HAN}]")
 _HAN_CHAR = re.compile(rf"[{_HAN}]")
 _LATIN_CHAR = re.compile(r"[A-Za-z0-9]")
+
+NUL_WARNING = "The query held NUL characters (\\x00), which were removed: check where the text came from."
 
 _jieba_lock = threading.Lock()
 _jieba_tokenizer = None
@@ -93,25 +96,27 @@ def validate_query(
 ) -> tuple[str, str | None]:
     """Normalise and check a query; returns ``(query, warning or None)``.
 
-    Raises InvalidQueryError when the query is empty. With ``count_tokens`` the query
-    is cut to at most ``max_tokens`` tokens (``MAX_QUERY_TOKENS`` when not given), at a
-    character boundary, and the warning says so. Without a counter nothing is cut.
+    Raises InvalidQueryError when the query is empty; NUL characters are removed with a warning.
+    With ``count_tokens`` the query is cut to at most ``max_tokens`` tokens (``MAX_QUERY_TOKENS``
+    when not given), at a character boundary, and the warning says so. Without a counter nothing is cut.
     """
-    query = normalize_query(text if isinstance(text, str) else "")
+    text = text if isinstance(text, str) else ""
+    query = normalize_query(text)
     if not query:
         raise InvalidQueryError("The query is empty: type a query describing the images you are looking for.")
+    nul = NUL_WARNING if "\x00" in text else None
     if count_tokens is None:
-        return query, None
+        return query, nul
     limit = MAX_QUERY_TOKENS if max_tokens is None else max_tokens
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidSettingError(f"max_tokens must be a positive whole number, got {max_tokens!r}.")
     total = count_tokens(query)
     if total <= limit:
-        return query, None
+        return query, nul
     cut = _truncate(query, limit, count_tokens)
     kept = count_tokens(cut)
     warning = f"The query was truncated from {total} to {kept} tokens (limit {limit}); the end was dropped."
-    return cut, warning
+    return cut, " ".join(filter(None, (nul, warning)))
 
 
 def _truncate(query: str, limit: int, count_tokens: Callable[[str], int]) -> str:

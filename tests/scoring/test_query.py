@@ -152,3 +152,12 @@ def test_validate_limit_too_small_for_any_character() -> None:
 def test_validate_rejects_bad_limit(limit: object) -> None:
     with pytest.raises(InvalidSettingError):
         validate_query("cat", max_tokens=limit, count_tokens=len)  # type: ignore[arg-type]
+
+
+def test_nul_characters_are_removed_with_a_warning() -> None:
+    """Issue 22, item 14: a NUL never reaches the model, and the user is told."""
+    query, warning = validate_query("red\x00 circle\x00")
+    assert query == "red circle" and "NUL" in warning
+    assert validate_query("red circle") == ("red circle", None)
+    cut, warning = validate_query("a\x00 " + "word " * 50, max_tokens=5, count_tokens=lambda text: len(text.split()))
+    assert cut == "a word word word word" and "NUL" in warning and "truncated" in warning
