@@ -23,3 +23,11 @@ class IncompleteJobError(LycheeRerankError):
 
 class ClusterError(LycheeRerankError):
     """The Ray engine cannot run: Ray is not installed, the cluster cannot be reached, or the job failed."""
+
+
+class JobRunningError(LycheeRerankError):
+    """Another job is writing the same ``OUT`` (it holds the lock in ``OUT.parts``)."""
+
+
+class OutputError(LycheeRerankError, OSError):
+    """``OUT`` or its parts cannot be written: a read-only folder, no permission, a full disk."""

@@ -2,7 +2,8 @@
 
 :meth:`Manifest.open` reads the file's columns, refuses one without ``query`` and ``image``
 (one line naming them), counts the rows and the ranking groups (:attr:`Manifest.groups`) and
-checks that ids are unique, reading only the id, group and query columns. :meth:`Manifest.chunks`
+checks that ids are present (not empty, null or NaN), of a plain type and unique, reading only the
+id, group and query columns. :meth:`Manifest.chunks`
 then yields tables of at most ``rows`` rows holding every manifest column, ``id`` and ``group``
 (added when the manifest has none) and three hidden columns the job uses and drops from the
 output: the 0-based row number, the image path resolved against the manifest's folder, and the
@@ -11,6 +12,8 @@ ranking key (the group, or the query for rows without one).
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,11 +22,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..intake.inputs import looks_like_url
 from .columns import GROUP, HIDDEN, ID, IMAGE, KEY, PATH, PRODUCT_ID_COLUMNS, QUERY, REQUIRED, ROW
 from .errors import ManifestError
 from .readers import column_names, iter_tables, manifest_format
 
 SCAN_ROWS = 65_536
+MISSING_SHOWN = 5  # rows named in the error for missing ids
 
 
 @dataclass
@@ -88,11 +93,17 @@ class Manifest:
     def _scan(self) -> None:
         columns = [name for name in (ID, GROUP, QUERY) if name in self.names]
         keys: set[int] = set()  # hashes: counting the groups needs no copy of their text
+        missing: list[int] = []
         for table in iter_tables(self.path, self.fmt, columns, SCAN_ROWS):
             if self.has_ids:
-                self._check_ids(table.column(ID).to_pylist())
+                self._check_id_type(table.schema.field(ID).type)
+                missing.extend(self._check_ids(table.column(ID).to_pylist()))
             keys.update(map(hash, self._keys(table)))
             self.rows += table.num_rows
+        if missing:
+            shown = ", ".join(map(str, missing[:MISSING_SHOWN])) + (", ..." if len(missing) > MISSING_SHOWN else "")
+            raise ManifestError(f"{self.path.name}: {len(missing)} row(s) have no id (empty, null or NaN): row(s) "
+                                f"{shown}; give every row an id, or drop the id column (rows are then numbered)")
         if not self.has_ids:
             self.ids = set(range(self.rows))
         self.groups = len(keys)
@@ -104,16 +115,25 @@ class Manifest:
             return [f"q:{q}" for q in queries]
         return [f"g:{g}" if _text(g) else f"q:{q}" for g, q in zip(table.column(GROUP).to_pylist(), queries)]
 
-    def _check_ids(self, ids: list[Any]) -> None:
+    def _check_id_type(self, kind: pa.DataType) -> None:
+        if pa.types.is_nested(kind):
+            raise ManifestError(f"{self.path.name}: the id column holds {kind} values; ids must be text or numbers: "
+                                "give the ids as a text or number column, or drop the id column (rows are then "
+                                "numbered)")
+
+    def _check_ids(self, ids: list[Any]) -> list[int]:
+        """Record ``ids``; return the rows without one. A duplicate id is a ManifestError at once."""
+        missing = []
         for offset, value in enumerate(ids):
             row = self.rows + offset
-            if value is None or value == "":
-                raise ManifestError(f"{self.path.name}: row {row} has no id; give every row an id, or drop the "
-                                    "id column (rows are then numbered)")
+            if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+                missing.append(row)  # NaN never equals itself: as an id it could never be found again
+                continue
             if value in self.ids:
                 raise ManifestError(f"{self.path.name}: id {value!r} appears more than once (again at row {row}); "
                                     "ids must be unique, or drop the id column (rows are then numbered)")
             self.ids.add(value)
+        return missing
 
     def _normalise(self, table: pa.Table, start: int) -> pa.Table:
         numbers = pa.array(range(start, start + table.num_rows), pa.int64())
@@ -132,7 +152,20 @@ class Manifest:
         text = _text(value).strip()
         if not text:
             return None
+        if looks_like_url(text):
+            return text  # refused with a clear warning when scored, not turned into a path that cannot exist
         return str(self.path.parent / Path(text).expanduser())
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """What identifies a manifest's content: its size and SHA-256, read in 1 MiB blocks (memory stays flat)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as stream:
+        while block := stream.read(2**20):
+            digest.update(block)
+            size += len(block)
+    return {"bytes": size, "sha256": digest.hexdigest()}
 
 
 def _text(value: Any) -> str:

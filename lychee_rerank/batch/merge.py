@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ..safe_text import csv_cell
 from ..settings import NOT_SCORED
 from .columns import HIDDEN, ID, KEY, PARSE_METHOD, RANK, RESULT_COLUMNS, ROW, SCORE, WARNING
 from .errors import IncompleteJobError, ManifestError
@@ -131,4 +132,13 @@ def _write_parquet(path: Path, schema: pa.Schema, tables) -> None:
 def _write_csv(path: Path, schema: pa.Schema, tables) -> None:
     with pa_csv.CSVWriter(str(path), schema) as writer:
         for table in tables:
-            writer.write_table(table)
+            writer.write_table(_inert_text(table))
+
+
+def _inert_text(table: pa.Table) -> pa.Table:
+    """Text cells a spreadsheet would run as formulas start with ``'``; other types are left as they are."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            cells = [csv_cell(value) for value in table.column(index).to_pylist()]
+            table = table.set_column(index, field, pa.array(cells, field.type))
+    return table

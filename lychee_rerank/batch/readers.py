@@ -3,7 +3,8 @@
 Each yields ``pyarrow.Table`` chunks of at most ``rows`` rows, so a manifest of any size is read
 in bounded memory. CSV values are kept as text (a spreadsheet's ``007`` stays ``007``); JSONL
 objects and arrays in a value are carried as JSON text, so every column is a flat type; Parquet
-keeps its schema.
+keeps its schema. CSV and JSONL must be UTF-8: another encoding (a GBK export from Excel) is a
+one-line error saying how to convert it, as is a CSV cell too long for the reader.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 
 from .errors import ManifestError
 
+CSV_BLOCK_BYTES = 16 * 1024 * 1024  # the longest CSV line the reader takes (pyarrow's default is 1 MiB)
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet",
            ".pq": "parquet"}
 
@@ -38,8 +40,14 @@ def column_names(path: Path, fmt: str) -> list[str]:
     if fmt == "parquet":
         return list(_parquet_file(path).schema_arrow.names)
     if fmt == "csv":
-        with open(path, encoding="utf-8-sig", newline="") as stream:
-            return next(csv.reader(stream), [])
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as stream:
+                return next(csv.reader(stream), [])
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc) from exc
+        except csv.Error as exc:
+            raise ManifestError(f"{path}: its first line cannot be read as CSV column names ({exc}); the first line "
+                                "must name the columns (query,image,...), each name under 128 KB") from exc
     names: dict[str, None] = {}
     for _, record in _json_records(path):
         names.update(dict.fromkeys(record))
@@ -58,7 +66,28 @@ def iter_tables(path: Path, fmt: str, names: list[str], rows: int) -> Iterator[p
             batches = _csv_reader(path, names)
         yield from _rechunk(batches, rows)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ManifestError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(exc)}") from exc
+        raise _read_error(path, fmt, exc) from exc
+
+
+def not_utf8(path: Path, detail: object) -> ManifestError:
+    """The error for a manifest in another encoding than UTF-8, saying how to convert it."""
+    return ManifestError(
+        f"{path}: not UTF-8 text ({_first_line(detail)}); manifests must be UTF-8: convert it, e.g. "
+        f"`iconv -f GBK -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix}` for a Chinese Excel export "
+        "(or Save As 'CSV UTF-8' in Excel)"
+    )
+
+
+def _read_error(path: Path, fmt: str, exc: BaseException) -> ManifestError:
+    message = _first_line(exc)
+    if "invalid UTF8" in message:
+        return not_utf8(path, message)
+    if "block size" in message:
+        return ManifestError(
+            f"{path}: a line is too long for the CSV reader (over {CSV_BLOCK_BYTES // 2**20} MiB); shorten that "
+            "cell (a query or an image path is never that long), or give the manifest as JSONL"
+        )
+    return ManifestError(f"{path}: cannot be read as {fmt.upper()}: {message}")
 
 
 def _parquet_file(path: Path) -> pq.ParquetFile:
@@ -72,7 +101,8 @@ def _csv_reader(path: Path, names: list[str]) -> pa_csv.CSVStreamingReader:
     # Every column as text: type inference per block could change a column's type mid-file.
     convert = pa_csv.ConvertOptions(column_types={name: pa.string() for name in names}, include_columns=names,
                                     strings_can_be_null=False)
-    return pa_csv.open_csv(path, convert_options=convert)
+    return pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                           convert_options=convert)
 
 
 def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
@@ -91,6 +121,13 @@ def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]
 
 
 def _json_records(path: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        yield from _json_lines(path)
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from exc
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, dict]]:
     with open(path, encoding="utf-8-sig") as stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():

@@ -17,8 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import InvalidQueryError
-from ..intake import ImageInput, as_input
+from ..errors import InvalidQueryError, ScoringFailedError
+from ..intake import ImageInput, as_input, looks_like_url
 from ..reranker import Reranker
 from ..results import format_size
 from ..settings import DEFAULT_MAX_IMAGES, PARSE_FAILED
@@ -78,6 +78,10 @@ def score_set(reranker: Reranker, query: str, paths: list[str | None], instructi
     except InvalidQueryError as exc:
         logger.info("%d row(s) not scored: %s", len(paths), exc)
         return [Outcome(0.0, PARSE_FAILED, f"not scored: {exc}", None)] * len(paths)
+    except ScoringFailedError as exc:
+        error = exc.ranking.stats["error"] if exc.ranking is not None else exc
+        raise ScoringFailedError(f"the model failed while scoring ({error}); the rows already written are kept: "
+                                 "run the same command again with --resume to continue") from exc
     outcomes: list[Outcome | None] = [None] * len(paths)
     for result in ranking:
         outcomes[result.index] = Outcome(float(result.score), result.parse_method, result.warning,
@@ -89,6 +93,8 @@ def _image(path: str | None) -> ImageInput:
     # A problem input (not intake.problem_input, which logs each one) becomes the Reranker's warned placeholder.
     if path is None:
         return ImageInput(name="(none)", problem="no image path in the manifest")
+    if looks_like_url(path):
+        return as_input(path, 0)  # a problem input saying URLs are not fetched
     if not os.path.isfile(path):
         reason = "not a file (a folder?)" if os.path.exists(path) else "no such file"
         return ImageInput(name=Path(path).name, path=path, problem=f"{reason}: {path}")

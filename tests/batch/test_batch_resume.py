@@ -70,7 +70,9 @@ def test_resume_with_another_model_setting_is_refused(batch, catalog, tiny_reran
     out = catalog.folder / "out.parquet"
     options = {"dtype": "auto", "mode": "auto", "max_pixels": 50176}  # as the CLI gives them
     first = BatchJob(manifest, out, str(tiny_reranker_dir), reranker_options=options)
-    PartStore(parts_dir(out)).prepare(first.settings_record(), resume=False)
+    earlier = PartStore(parts_dir(out))
+    earlier.prepare(first.settings_record(), resume=False)
+    earlier.release()  # the earlier run ended
     done = batch(manifest, "--model", tiny_reranker_dir, "--out", out, "--resume", "--max-pixels", "12544")
     assert done.returncode == 1
     assert "(max_pixels was 50176, now 12544)" in done.stderr and len(done.stderr.strip().splitlines()) == 1
