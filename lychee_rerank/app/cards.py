@@ -79,7 +79,7 @@ def esc(text: Any) -> str:
 def highlight_score_html(raw_output: str, parse_method: str) -> str:
     """The raw model output escaped; in generate mode the text the score was read from is in <mark>."""
     if not raw_output:
-        return "<style></style>"
+        return ""
     if parse_method not in (PARSE_PRIMARY, PARSE_FALLBACK):
         return html.escape(raw_output)
     matched = parse_score(raw_output).matched
@@ -148,7 +148,6 @@ def query_html(text: str | None, thumbnail: bytes | None, label: str) -> str:
     image = f'<img src="{_data_uri(thumbnail)}" alt="">' if thumbnail else ""
     words = f"<span>{esc(text)}</span>" if text else ""
     return f'<div class="lr-query"><b>{esc(label)}</b>{image}{words}</div>'
-
 
 
 def compare_html(cells: list[tuple[RankResult, str, str | None]]) -> str:

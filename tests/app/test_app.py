@@ -362,6 +362,7 @@ def test_card_escapes_file_names_and_output():
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.png" in html
     assert "<script>" not in html
     assert cards_mod.highlight_score_html(result.raw_output, "primary") == "&lt;b&gt;<mark>Score: 8.5</mark>&lt;/b&gt;"
+    assert cards_mod.highlight_score_html("", "yesno") == ""  # the page then says "(no output)"
 
 
 def test_localhost_detection():
