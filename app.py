@@ -366,9 +366,10 @@ def draw_card(job: Job, result, decimals: int, icons_only: bool) -> None:
 
 
 def draw_model_output(result) -> None:
-    st.caption(tr(f"parse_{result.parse_method}") if result.parse_method else "")
-    if result.p_yes is not None and result.p_no is not None:
-        st.caption(tr("probabilities", p_yes=result.p_yes, p_no=result.p_no))
+    details = view_details(result)
+    st.caption(details["method"])
+    if details["probabilities"]:
+        st.caption(details["probabilities"])
     body = cards.highlight_score_html(result.raw_output, result.parse_method) or cards.esc(tr("empty_output"))
     st.html(f'<pre style="white-space:pre-wrap;margin:0">{body}</pre>')
 
@@ -414,13 +415,16 @@ def clear_compare() -> None:
     st.session_state[COMPARE] = []
 
 
+def picks_in_rank_order(job: Job) -> list[int]:
+    return [r.index for r in job.scored if job.marks.get(r.index) == PICK]
+
+
 def compare_picks(job: Job) -> None:
-    picks = [r.index for r in job.scored if job.marks.get(r.index) == PICK]
-    st.session_state[COMPARE] = picks[:4]
+    st.session_state[COMPARE] = picks_in_rank_order(job)[:4]
 
 
 def view_details(result) -> dict:
-    """What the full-size view shows beside the image, in the page's language."""
+    """Texts about a result, in the page's language: beside the full-size view's image and in a card's output."""
     probabilities = (tr("probabilities", p_yes=result.p_yes, p_no=result.p_no)
                      if result.p_yes is not None and result.p_no is not None else "")
     return {"warning": translate_warning(lang, result.warning), "probabilities": probabilities,
@@ -429,7 +433,9 @@ def view_details(result) -> dict:
             "output": result.raw_output or tr("empty_output")}
 
 
-VIEW_LABELS = ("pick", "reject", "picked", "rejected", "keys", "previous", "next", "close", "output")
+# What viewer.js calls each label -> the UI string it shows.
+VIEW_LABELS = {"pick": "pick", "reject": "reject", "picked": "picked", "rejected": "rejected", "keys": "view_keys",
+               "previous": "view_previous", "next": "view_next", "close": "view_close", "output": "model_output"}
 
 
 @st.fragment
@@ -441,8 +447,7 @@ def full_view(job: Job, shown: list, decimals: int) -> None:
     if session.closed:  # the grid behind shows the marks made in the view
         st.session_state[VIEW] = None
         st.rerun(scope="app")
-    labels = dict(zip(VIEW_LABELS, (tr("pick"), tr("reject"), tr("picked"), tr("rejected"), tr("view_keys"),
-                                    tr("view_previous"), tr("view_next"), tr("view_close"), tr("model_output"))))
+    labels = {name: tr(key) for name, key in VIEW_LABELS.items()}
     images = job.texts is None
     data = viewer.payload(session, shown, job.marks, rank_line=lambda r: rank_text(r.rank, r.score, decimals),
                           describe=view_details, thumbnail=job.thumbnail if images else None,
@@ -455,15 +460,15 @@ def draw_compare(job: Job, decimals: int) -> None:
     """Up to 4 results chosen with ⇄ (or the picks), side by side in boxes of one size."""
     by_index = {r.index: r for r in job.scored}
     chosen = [i for i in st.session_state.get(COMPARE, []) if i in by_index]
-    picks = sum(1 for r in job.scored if job.marks.get(r.index) == PICK)
+    picks = picks_in_rank_order(job)
     left, middle, right = st.columns([3, 1, 1])
     left.caption(tr("compare_hint") if not chosen else tr("compare_header", n=len(chosen)))
-    middle.button(tr("compare_picks"), key="compare_picks", on_click=compare_picks, args=(job,), disabled=picks < 2,
-                  width="stretch")
+    middle.button(tr("compare_picks"), key="compare_picks", on_click=compare_picks, args=(job,),
+                  disabled=len(picks) < 2, width="stretch")
     right.button(tr("compare_clear"), key="compare_clear", on_click=clear_compare, disabled=not chosen,
                  width="stretch")
-    if picks > 4 and chosen and chosen == [r.index for r in job.scored if job.marks.get(r.index) == PICK][:4]:
-        st.caption(tr("compare_picks_capped", n=picks))
+    if len(picks) > 4 and chosen == picks[:4]:
+        st.caption(tr("compare_picks_capped", n=len(picks)))
     if not chosen:
         return
     cells = []
