@@ -17,10 +17,11 @@ from lychee_rerank.app.engine import Engine, RunSettings
 from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, RUNNING, STOPPED, Job
 from lychee_rerank.app.media import image_url
 from lychee_rerank.app.models import ModelPool
-from lychee_rerank.app.sessions import SessionStore, new_session_id
+from lychee_rerank.app.sessions import SessionStore, is_issued, new_session_id
 from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, doc_words, t, translate_warning
 from lychee_rerank.errors import DemoModelMissingError, LycheeRerankError
 from lychee_rerank.export import to_csv, to_json
+from lychee_rerank.safe_text import markdown_literal as md
 from lychee_rerank.settings import (
     BATCH_AUTO,
     BATCH_CHOICES,
@@ -46,10 +47,12 @@ def session_store() -> SessionStore:
     return SessionStore()
 
 
-# A reload (or the same URL in a new tab) gets this session's choices, results and marks back.
+# A reload (or the same URL in a new tab) gets this session's choices, results and marks back, under a
+# new id; an id this server did not issue (a link someone made up) starts a fresh session.
 if SESSION not in st.session_state:
-    session_id = st.query_params.get("s") or new_session_id()
-    session_store().restore(session_id, st.session_state, JOB)
+    asked, session_id = st.query_params.get("s"), new_session_id()
+    if is_issued(asked):
+        session_store().take_over(asked, session_id, st.session_state, JOB)
     st.session_state[SESSION] = session_id
     st.query_params["s"] = session_id
 lang = st.session_state.get("lang", DEFAULT_LANGUAGE)
@@ -123,15 +126,15 @@ handle, reranker, model_error = None, None, None
 try:
     waiting = {"loading": "loading_other_tab", "evicted": "loading_again"}
     status = model_pool().status(settings.model, settings.dtype)
-    with st.spinner(tr(waiting.get(status, "loading"), model=settings.model)):
+    with st.spinner(tr(waiting.get(status, "loading"), model=md(settings.model))):
         handle = model_pool().get(settings.model, settings.dtype)
         reranker = handle.variant(settings.mode, settings.max_pixels, settings.batch_size)
 except DemoModelMissingError:
     model_error = tr("demo_missing")
 except LycheeRerankError as exc:
-    model_error = translate_warning(lang, str(exc))  # in the page's language, without the CLI's --model hint
+    model_error = md(translate_warning(lang, str(exc)))  # in the page's language, without the CLI's --model hint
 except Exception as exc:  # unexpected: still a readable panel
-    model_error = f"{type(exc).__name__}: {exc}"
+    model_error = md(f"{type(exc).__name__}: {exc}")
 if model_error:
     st.error(f"**{tr('model_error_title')}**\n\n{model_error}\n\n{tr('model_error_fix')}")
 else:
@@ -150,7 +153,7 @@ else:
             + (f"\n- {tr('info_vram')}: `{info['vram_gib']:.2f} GiB`" if info.get("vram_gib") is not None else "")
         )
         for note in info.get("notes") or []:
-            st.caption(note)
+            st.caption(md(note))
 
 # --- recent runs of this process (of this session only when others can reach the server) ----------
 def reopen(job: Job) -> None:
@@ -176,7 +179,7 @@ with st.sidebar:
         st.subheader(tr("recent_header"))
     for when, run in recent:
         label = tr("recent_line", time=time.strftime("%H:%M", time.localtime(when)),
-                   query=page.short_query(run.query) or tr("recent_reference"), count=recent_count(run))
+                   query=md(page.short_query(run.query)) or tr("recent_reference"), count=recent_count(run))
         st.button(label, key=f"recent_{id(run)}", on_click=reopen, args=(run,), width="stretch")
 
 # --- start a run: the Run button's click is known before the page is drawn ---------------------
@@ -200,7 +203,7 @@ elif ranking_texts and not texts:
 elif not ranking_texts and not uploaded and not reused and not folder:
     reason = tr("reason_no_images")
 elif not ranking_texts and folder_issue is not None:
-    reason = tr(folder_issue[0], path=folder_issue[1])
+    reason = tr(folder_issue[0], path=md(folder_issue[1]))
 elif handle is None:
     reason = tr("reason_no_model")
 else:
@@ -251,7 +254,7 @@ with right:
         if folder_allowed:
             st.text_input(tr("folder_label"), placeholder=tr("folder_placeholder"), key="folder")
             if folder_issue is not None:  # said as soon as it is typed, not only after Run
-                st.error(tr(folder_issue[0], path=folder_issue[1]))
+                st.error(tr(folder_issue[0], path=md(folder_issue[1])))
         else:
             st.caption(tr("folder_hidden", address=st.get_option("server.address") or "0.0.0.0"))
 
@@ -279,9 +282,9 @@ def draw_progress(job: Job) -> None:
     elif job.state == RUNNING and done == 0:
         st.caption(tr_docs("state_scoring", texts))
     if latest is not None and job.active:
-        st.caption(tr("status_latest", name=latest.name, score=cards.format_score(latest.score)))
+        st.caption(tr("status_latest", name=md(latest.name), score=cards.format_score(latest.score)))
         if latest.warning:
-            st.caption("⚠ " + tr("status_warning", warning=translate_warning(lang, latest.warning)))
+            st.caption("⚠ " + tr("status_warning", warning=md(translate_warning(lang, latest.warning))))
     if (rate := job.rate()) is not None and job.active:
         st.caption(tr_docs("status_speed", texts, rate=rate, eta=page.duration_text(lang, job.eta_seconds() or 0.0)))
 
@@ -313,7 +316,7 @@ def draw_live_grid(job: Job) -> None:
         st.caption(tr("live_header", n=len(best)))
         draw_small_cards(job, best)
     elif previous is not None and previous.texts is None and previous.results:
-        st.caption(tr("previous_header", query=page.short_query(previous.query) or tr("recent_reference")))
+        st.caption(tr("previous_header", query=md(page.short_query(previous.query)) or tr("recent_reference")))
         draw_small_cards(previous, [r for r in previous.results if r.ok][: page.LIVE_CARDS])
 
 
@@ -331,7 +334,7 @@ if job is not None and job.active:
 elif job is not None:
     draw_progress(job)
     if job.state == ERROR:
-        st.error(tr("run_failed", error=translate_warning(lang, job.error)))
+        st.error(tr("run_failed", error=md(translate_warning(lang, job.error))))
     elif job.state == STOPPED:
         scored = len(job.scored)
         st.warning(tr_docs("stopped", job.texts is not None, scored=scored, skipped=job.total - scored))
@@ -343,9 +346,9 @@ elif job is not None:
             done += " " + tr("done_queued", seconds=job.queued_seconds)
         st.success(done)
     for warning in job.query_warnings:
-        st.caption(tr("query_note", warning=warning))
+        st.caption(tr("query_note", warning=md(warning)))
     for note in job.intake_notes:
-        st.caption(tr("intake_note", note=translate_warning(lang, note)))
+        st.caption(tr("intake_note", note=md(translate_warning(lang, note))))
 
 
 # --- results --------------------------------------------------------------------------------------

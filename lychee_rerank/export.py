@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .results import RECORD_KEYS, RankResult
-from .safe_text import csv_cell, terminal_text
+from .safe_text import csv_cell, file_name, terminal_text
 
 if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); only its type is needed here
     from .intake import ImageInput
@@ -84,7 +84,7 @@ def top_k_zip(results: Sequence[RankResult], inputs: Sequence[ImageInput], k: in
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for result in zippable(results, inputs)[:k]:
-            name = PurePosixPath(result.name.replace("\\", "/")).name
+            name = file_name(PurePosixPath(result.name.replace("\\", "/")).name)
             archive.writestr(f"{result.rank:02d}_{name}", inputs[result.index].read_bytes())
     return buffer.getvalue()
 

@@ -1,5 +1,6 @@
-"""Names are inert everywhere we write them (issue 22, items 5 and 6): no live spreadsheet formulas in any CSV,
-no control or bidi characters reaching a terminal, and JSON kept exact."""
+"""Names are inert everywhere we write them (issue 22, items 4-6): no live spreadsheet formulas in any CSV,
+no control or bidi characters reaching a terminal or a zip, no markup made from a name in HTML or Markdown,
+and JSON kept exact."""
 
 from __future__ import annotations
 
@@ -7,23 +8,36 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
+import zipfile
+from dataclasses import replace
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
+from lychee_rerank.app import cards
+from lychee_rerank.app.page import make_thumbnail
 from lychee_rerank.cli import main
-from lychee_rerank.export import format_table, to_csv, to_json, to_table
+from lychee_rerank.export import format_table, to_csv, to_json, to_table, top_k_zip
+from lychee_rerank.intake import ImageInput
 from lychee_rerank.results import RankResult, rank_results
-from lychee_rerank.safe_text import csv_cell, terminal_text
+from lychee_rerank.safe_text import csv_cell, markdown_literal, terminal_text
 from lychee_rerank.terminal import TerminalFormatter
 
-from helpers import png_bytes
+from helpers import XSS_NAME, png_bytes
 
 FORMULA_NAMES = ["=HYPERLINK(\"http://evil\",\"x\").png", "+cmd.png", "-2+3.png", "@SUM(A1).png", "\tTAB.png",
                  "\rCR.png"]
 TERMINAL_NAMES = ["fake\n   1  10.00  yesno     row.png", "clear\x1b[2J.png", "bell\x07.png", "rtl2\u202etxt.png",
                   "iso\u2066x\u2069.png", "lrm\u200e.png", "alm\u061c.png", "c1\x9b31m.png", "cr\rover.png"]
+
+MARKUP_NAMES = [r"![t](https:\\127.0.0.1:8798\ext_beacon.png).png", "![z](http:/127.0.0.1:8799/b.png)", XSS_NAME,
+                "<a href=http://127.0.0.1:9/x>l</a>.png", "**b** _i_ `c` # h [l](http://127.0.0.1:9/) $x$.png",
+                "&lt;img&gt; &amp;.png", "www.example.com and a@b.org.png"]
+HOSTILE_NAMES = FORMULA_NAMES + TERMINAL_NAMES + MARKUP_NAMES
 
 
 def named(names: list[str], score: float = 5.0) -> list[RankResult]:
@@ -110,3 +124,56 @@ def test_cli_table_and_progress_lines_are_escaped(tiny_reranker_dir: Path, tmp_p
     assert len([line for line in logged if "→" in line]) == len(names)
     assert all(line.isprintable() for line in out.strip().split("\n") + logged)
     assert "rtl2\\u202etxt.png" in out and "rtl2\\u202etxt.png" in err
+
+
+class Markup(HTMLParser):
+    """The tags and attribute names of an HTML fragment (its structure), and its text."""
+
+    def __init__(self, fragment: str):
+        super().__init__(convert_charrefs=True)
+        self.structure: list[tuple[str, tuple[str, ...]]] = []
+        self.text = ""
+        self.feed(fragment)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.structure.append((tag, tuple(name for name, _ in attrs)))
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def html_outputs(result: RankResult) -> dict[str, str]:
+    thumbnail = make_thumbnail(None)
+    return {
+        "card": cards.card_html(result, thumbnail, rank_line="Rank 1 | Score: 5.0", badge="!", warning=result.warning,
+                                notes=f"note on {result.name}"),
+        "live card": cards.live_card_html(result, thumbnail, rank_line="Rank 1 | Score: 5.0"),
+        "compare": cards.compare_html([(result, "Rank 1 | Score: 5.0", "/media/x.jpg")]),
+        "text card": cards.text_card_html(replace(result, text=result.name), rank_line="Rank 1", badge=None,
+                                          warning=result.warning),
+    }
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_every_output_shows_a_hostile_name_as_text(name: str, tmp_path: Path):
+    """One name through cards, live cards, compare, Markdown, CSV, JSON, the table and the zip."""
+    result = named([name])[0]
+    plain = named(["plain.png"])[0]
+    for place, fragment in html_outputs(result).items():
+        parsed, expected = Markup(fragment), Markup(html_outputs(plain)[place])
+        assert parsed.structure == expected.structure, place  # no tag or attribute made from the name
+        assert name in parsed.text or re.sub(r"[\r\n]", " ", name) in parsed.text, place  # or breaks as spaces
+
+    rendered = MarkdownIt("commonmark").render(f"Latest: {markdown_literal(name)} → 5.0")
+    assert Markup(rendered).structure == [("p", ())], rendered
+    assert Markup(rendered).text.strip() == "Latest: " + re.sub(r"[\r\n]+", " ", name) + " → 5.0"
+
+    row = next(csv.DictReader(io.StringIO(to_csv([result]))))
+    assert not row["name"].startswith(("=", "+", "-", "@", "\t", "\r")) or row["name"][1:] == name
+    assert json.loads(to_json([result]))[0]["name"] == name
+    assert all(line.isprintable() for line in to_table([result]).strip().split("\n"))
+
+    archive = zipfile.ZipFile(io.BytesIO(top_k_zip([result], [ImageInput(name=name, data=png_bytes("red"))], 1)))
+    (member,) = archive.namelist()
+    assert member.isprintable() and "/" not in member and ".." not in member.split("/")

@@ -2,7 +2,9 @@
 
 Everything lives in this server process's memory, nowhere on disk: a session is keyed by a
 random id in the page's URL (``?s=...``), so a refresh or a reopened tab with that URL gets its
-query, settings, language, results and marks back. The store keeps the last
+query, settings, language, results and marks back. Only ids this server process issued are
+accepted (each carries an HMAC under a per-process secret): a link with a made-up id, sent to a
+victim, would otherwise let its sender open the victim's query and images at the same URL. The store keeps the last
 :data:`MAX_SESSIONS` sessions and the recent-runs list the last :data:`MAX_RECENT` runs; a
 session or run dropped from them is gone, with the uploaded bytes it held (they were never
 written anywhere). Nothing survives a server restart.
@@ -10,6 +12,10 @@ written anywhere). Nothing survives a server restart.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 import secrets
 import threading
 import time
@@ -33,8 +39,27 @@ class Snapshot:
     job: Any  # the session's current Job, or None
 
 
+_SECRET = secrets.token_bytes(32)  # per process: ids issued before a restart are refused, like their sessions
+_ID_FORMAT = re.compile(r"[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{16}")
+
+
+def _tag(token: str) -> str:
+    digest = hmac.new(_SECRET, token.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode("ascii")
+
+
 def new_session_id() -> str:
-    return secrets.token_urlsafe(12)
+    """A fresh id: 96 random bits and this process's tag on them."""
+    token = secrets.token_urlsafe(12)
+    return f"{token}.{_tag(token)}"
+
+
+def is_issued(session_id: object) -> bool:
+    """Whether ``session_id`` is one :func:`new_session_id` of this process made (checked in constant time)."""
+    if not isinstance(session_id, str) or not _ID_FORMAT.fullmatch(session_id):
+        return False
+    token, tag = session_id.split(".")
+    return hmac.compare_digest(tag, _tag(token))
 
 
 class SessionStore:
@@ -60,12 +85,21 @@ class SessionStore:
                 while len(self._recent) > self.max_recent:
                     self._recent.popitem(last=False)
 
-    def restore(self, session_id: str, state: MutableMapping[str, Any], job_key: str) -> bool:
-        """Put a saved session back into ``state`` (call before any widget is drawn); False if unknown."""
+    def take_over(self, old_id: str, new_id: str, state: MutableMapping[str, Any], job_key: str) -> bool:
+        """Move the session saved as ``old_id`` to ``new_id`` and into ``state``; False if unknown.
+
+        Call before any widget is drawn. An id restores once: a link whose id someone else obtained
+        (their own, sent to a victim) stops leading to the session as soon as it has been opened, so
+        what the victim does next is saved under an id only the victim's page holds.
+        """
         with self._lock:
-            snapshot = self._sessions.get(session_id)
-        if snapshot is None:
-            return False
+            snapshot = self._sessions.pop(old_id, None)
+            if snapshot is None:
+                return False
+            self._sessions[new_id] = snapshot
+            for run_id, (when, owner, job) in self._recent.items():
+                if owner == old_id:
+                    self._recent[run_id] = (when, new_id, job)
         state.update(snapshot.choices)
         if snapshot.job is not None:
             state[job_key] = snapshot.job

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from lychee_rerank.app import cards as cards_mod
 from lychee_rerank.app import engine as eng
-from lychee_rerank.app import jobs, page
+from lychee_rerank.app import jobs, page, sessions
 from lychee_rerank.cli import main
 from lychee_rerank.export import to_json
 from lychee_rerank.results import RankResult, format_size
@@ -506,6 +506,7 @@ def test_a_reload_gets_the_session_back_and_others_see_it_in_recent_runs(app_env
     reloaded.query_params["s"] = session  # the same URL, after a refresh
     reloaded.run()
     assert reloaded.session_state["lr_job"] is job
+    assert reloaded.session_state["lr_session"] != session  # taken over under a new id (issue 22 item 3)
     assert reloaded.text_area(key="query").value == "a red circle" and reloaded.radio(key="sort").value == "name"
     assert card_names(reloaded) == card_names(at)
 
@@ -515,6 +516,48 @@ def test_a_reload_gets_the_session_back_and_others_see_it_in_recent_runs(app_env
     assert len(recent) >= 1 and "a red circle" in recent[0].label
     recent[0].click().run()
     assert other.session_state["lr_job"] is job and len(card_names(other)) == 4
+
+
+def open_with_session_id(session_id: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["s"] = session_id
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("made_up", ["attacker-chosen-id", "x" * 5000, "AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAA"])
+def test_a_session_id_the_server_did_not_issue_starts_a_fresh_session(app_env, folder, made_up):
+    """Issue 22 item 3: a link with a made-up id must not become a session its sender can open later."""
+    victim = open_with_session_id(made_up)
+    own = victim.session_state["lr_session"]
+    assert own != made_up and sessions.is_issued(own) and victim.query_params["s"] in (own, [own])
+    run_to_end(victim, "secret product launch", folder)
+    victim.run()  # saved under the victim's own id
+
+    sender = open_with_session_id(made_up)  # the sender opens the link it made
+    assert "lr_job" not in sender.session_state
+    assert sender.text_area(key="query").value != "secret product launch"
+
+
+def test_a_session_link_opens_once_so_a_shared_id_does_not_follow_the_victim(app_env, folder):
+    """The sender's own (issued) id sent to a victim: the victim's work goes on under a new id."""
+    sender = open_app()
+    link = sender.session_state["lr_session"]
+    victim = open_with_session_id(link)
+    assert victim.session_state["lr_session"] != link
+    run_to_end(victim, "secret product launch", folder)
+    victim.run()
+    again = open_with_session_id(link)
+    assert "lr_job" not in again.session_state
+
+
+def test_session_ids_are_checked_for_format_and_tag():
+    issued = sessions.new_session_id()
+    assert sessions.is_issued(issued)
+    token, tag = issued.split(".")
+    assert not sessions.is_issued(f"{token}.{tag[::-1]}") and not sessions.is_issued(issued + "x")
+    assert not sessions.is_issued(None) and not sessions.is_issued(["a", "b"]) and not sessions.is_issued("")
 
 
 def compare_cells(at: AppTest) -> list[str]:
