@@ -6,6 +6,7 @@ page; runs, the shared model and cache, cards and texts live in ``lychee_rerank/
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -39,6 +40,10 @@ VIEW = "lr_view"  # the full-size view's ViewSession while it is open, else None
 COMPARE = "lr_compare"  # the input indices chosen for the comparison, in the order chosen
 SESSION = "lr_session"  # this browser session's id, also in the URL (?s=...)
 PREVIOUS = "lr_previous_job"  # the run before the current one, shown until the new run has results
+logger = logging.getLogger("lychee_rerank.app")
+# On a network (not localhost) visitors share this server: the operator chooses the models and no
+# local folder is read, so no visitor can probe the server's paths or unload the model for everyone.
+SHARED = not page.is_localhost(st.get_option("server.address"))
 st.set_page_config(page_title="Lychee rerank", page_icon="🍒", layout="wide")
 
 
@@ -89,11 +94,20 @@ def model_pool() -> ModelPool:
 with st.sidebar:
     st.radio(tr("language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", horizontal=True)
     st.header(tr("settings"))
-    st.session_state.setdefault("model", os.environ.get("LYCHEE_MODEL", "demo"))
-    st.text_input(tr("model_label"), key="model", help=tr("model_help"))
+    if SHARED:
+        offered = page.operator_models(os.environ)
+        if st.session_state.get("model") not in offered:
+            st.session_state["model"] = offered[0]
+        st.selectbox(tr("model_label"), offered, format_func=page.model_display_name, key="model",
+                     help=tr("model_help_shared"))
+        st.session_state["dtype"] = "auto"  # another dtype would load a second copy of the shared model
+    else:
+        st.session_state.setdefault("model", os.environ.get("LYCHEE_MODEL", "demo"))
+        st.text_input(tr("model_label"), key="model", help=tr("model_help"))
     st.selectbox(tr("mode_label"), MODES, format_func=lambda m: tr(f"mode_{m}"), key="mode")
     st.selectbox(
-        tr("dtype_label"), DTYPE_NAMES, format_func=lambda d: tr("dtype_auto") if d == "auto" else d, key="dtype"
+        tr("dtype_label"), DTYPE_NAMES, format_func=lambda d: tr("dtype_auto") if d == "auto" else d, key="dtype",
+        disabled=SHARED,
     )
     st.session_state.setdefault("pixels", DEFAULT_PIXEL_PRESET)
     st.radio(
@@ -122,21 +136,30 @@ st.title(tr("title"))
 st.caption(tr("subtitle"))
 
 # --- the model: loaded once per process; an error panel, not a traceback ----------------------
+def model_error_text(exc: Exception) -> str:
+    """What the error panel says; on a network only whom to ask (the reason may name the server's paths)."""
+    if SHARED:
+        logger.error("could not load model %s: %s: %s", settings.model, type(exc).__name__, exc)
+        return tr("model_error_shared", model=md(page.model_display_name(settings.model)))
+    if isinstance(exc, DemoModelMissingError):
+        return tr("demo_missing")
+    if isinstance(exc, LycheeRerankError):
+        return md(translate_warning(lang, str(exc)))  # in the page's language, without the CLI's --model hint
+    return md(f"{type(exc).__name__}: {exc}")  # unexpected: still a readable panel
+
+
 handle, reranker, model_error = None, None, None
 try:
     waiting = {"loading": "loading_other_tab", "evicted": "loading_again"}
     status = model_pool().status(settings.model, settings.dtype)
-    with st.spinner(tr(waiting.get(status, "loading"), model=md(settings.model))):
+    with st.spinner(tr(waiting.get(status, "loading"), model=md(page.model_display_name(settings.model)))):
         handle = model_pool().get(settings.model, settings.dtype)
         reranker = handle.variant(settings.mode, settings.max_pixels, settings.batch_size)
-except DemoModelMissingError:
-    model_error = tr("demo_missing")
-except LycheeRerankError as exc:
-    model_error = md(translate_warning(lang, str(exc)))  # in the page's language, without the CLI's --model hint
-except Exception as exc:  # unexpected: still a readable panel
-    model_error = md(f"{type(exc).__name__}: {exc}")
+except Exception as exc:
+    model_error = model_error_text(exc)
 if model_error:
-    st.error(f"**{tr('model_error_title')}**\n\n{model_error}\n\n{tr('model_error_fix')}")
+    fix = "" if SHARED else f"\n\n{tr('model_error_fix')}"
+    st.error(f"**{tr('model_error_title')}**\n\n{model_error}{fix}")
 else:
     info = reranker.describe()
     if page.is_demo(settings.model, info.get("path")):
@@ -171,7 +194,7 @@ def recent_count(run: Job) -> str:
 
 
 with st.sidebar:
-    mine_only = None if page.is_localhost(st.get_option("server.address")) else st.session_state[SESSION]
+    mine_only = st.session_state[SESSION] if SHARED else None
     current = st.session_state.get(JOB)
     recent = [(when, run) for when, run in session_store().recent(mine_only)
               if run is not current and not run.active and run.results]
@@ -184,7 +207,7 @@ with st.sidebar:
 
 # --- start a run: the Run button's click is known before the page is drawn ---------------------
 job: Job | None = st.session_state.get(JOB)
-folder_allowed = page.is_localhost(st.get_option("server.address"))
+folder_allowed = not SHARED
 query_text = st.session_state.get("query", "")
 reference = st.session_state.get("reference")
 uploaded = st.session_state.get("uploads") or []

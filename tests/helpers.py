@@ -166,6 +166,11 @@ def assert_contract(results: Any, n: int) -> None:
     assert scored == sorted(scored, reverse=True)
 
 
+def unmd(text: str) -> str:
+    """A Markdown string as it reads once rendered: CommonMark's backslash escapes removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

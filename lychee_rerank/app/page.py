@@ -97,6 +97,22 @@ def is_localhost(address: str | None) -> bool:
         return False
 
 
+MODELS_ENV = "LYCHEE_MODELS"
+
+
+def operator_models(environ: Mapping[str, str]) -> list[str]:
+    """The models a server shared on a network offers: ``LYCHEE_MODELS`` (comma-separated), else
+    ``LYCHEE_MODEL``, else the demo. Visitors choose among these; they never type a path."""
+    listed = [model.strip() for model in environ.get(MODELS_ENV, "").split(",") if model.strip()]
+    return listed or [environ.get("LYCHEE_MODEL", "").strip() or DEMO_ALIAS]
+
+
+def model_display_name(model: str) -> str:
+    """A model as a visitor sees it: a local folder by its name only (its place on the server stays private)."""
+    path = Path(model).expanduser()
+    return path.name if path.is_absolute() or path.exists() else model
+
+
 def query_is_empty(text: str | None) -> bool:
     return not normalize_query(text or "")
 

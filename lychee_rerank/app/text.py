@@ -122,6 +122,15 @@ TEXT: dict[str, dict[str, str]] = {
     "settings": {"zh": "设置", "en": "Settings"},
     "language": {"zh": "界面语言", "en": "UI language"},
     "model_label": {"zh": "模型（Hub ID 或本地文件夹）", "en": "Model (hub id or local folder)"},
+    "model_help_shared": {
+        "zh": "此服务器在网络上共享：可选的模型由运行它的人用 LYCHEE_MODELS 指定。",
+        "en": "This server is shared on a network: the person running it chooses the models (LYCHEE_MODELS).",
+    },
+    "model_error_shared": {
+        "zh": "服务器上的模型 {model} 无法加载。请告诉运行此服务器的人（原因写在服务器日志中）。",
+        "en": "The server's model {model} could not be loaded. Tell the person running this server (the reason is in "
+              "the server's log).",
+    },
     "model_help": {
         "zh": "填写 demo 使用内置的演示模型；或 vec-ai/lychee-rerank-mm；或本地模型文件夹路径。",
         "en": "Type demo for the bundled demo model, a hub id such as vec-ai/lychee-rerank-mm, or a local model folder.",

@@ -22,7 +22,7 @@ from lychee_rerank.results import RankResult, format_size
 from lychee_rerank.scoring.prompts import TASK_INSTRUCTIONS
 from lychee_rerank.settings import DEMO_EXAMPLES_DIR
 
-from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, png_bytes, slow_down, wait_until
+from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, png_bytes, slow_down, unmd, wait_until
 
 TIMEOUT = 60
 
@@ -71,7 +71,7 @@ def cards(at: AppTest) -> list[tuple[int, float]]:
 
 
 def captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption]
+    return [unmd(c.value) for c in at.caption]
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_bad_model_path_shows_an_error_panel_not_a_traceback(monkeypatch, tmp_pa
     monkeypatch.setenv("LYCHEE_MODEL", str(tmp_path / "no-such-model"))
     at = open_app()
     assert len(at.error) == 1
-    text = at.error[0].value
+    text = unmd(at.error[0].value)
     assert "无法加载模型" in text and "no-such-model" in text and "demo" in text
     assert "模型文件夹" in text and "--model" not in text  # issue 16 bug 7: no CLI hint for web users
     assert at.button(key="run").disabled
@@ -419,9 +419,9 @@ def test_the_folder_field_takes_a_quoted_path_and_says_at_once_what_is_wrong(app
     at.text_area(key="query").input("a red circle")
     file = folder / "red_circle.png"
     at.text_input(key="folder").input(str(file)).run()
-    assert [e.value for e in at.error] == [f"这是一个文件，不是文件夹：{file}"]  # before any Run
+    assert [unmd(e.value) for e in at.error] == [f"这是一个文件，不是文件夹：{file}"]  # before any Run
     at.text_input(key="folder").input(str(tmp_path / "nowhere")).run()
-    assert [e.value for e in at.error] == [f"找不到文件夹：{tmp_path / 'nowhere'}"]
+    assert [unmd(e.value) for e in at.error] == [f"找不到文件夹：{tmp_path / 'nowhere'}"]
     at.text_input(key="folder").input(f'"{folder}"').run()  # as a file manager copies it
     assert not at.error
     at.button(key="run").click().run()
@@ -698,10 +698,10 @@ def test_an_offline_hub_id_is_explained_in_the_pages_language(monkeypatch):
     monkeypatch.setenv("LYCHEE_MODEL", "someone/not-downloaded-model")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     at = open_app()
-    text = at.error[0].value
+    text = unmd(at.error[0].value)
     assert "不在本机的 Hugging Face 缓存中" in text and "--model" not in text
     at.radio(key="lang").set_value("en").run()
-    assert "sidebar's Model field" in at.error[0].value and "--model" not in at.error[0].value
+    assert "sidebar's Model field" in unmd(at.error[0].value) and "--model" not in unmd(at.error[0].value)
 
 
 def test_the_chinese_page_speaks_chinese_on_cards_and_uploaders(app_env, folder):
