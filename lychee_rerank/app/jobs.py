@@ -65,6 +65,7 @@ class Job:
     finished: float | None = None
     queued_seconds: float = 0.0  # time spent waiting for another tab's run
     scoring_started: float | None = None  # when the model began on this run (for images/s and the ETA)
+    upload_bytes: int = 0  # what the uploads (zips whole) held, counted while they were still at hand
     _progress: tuple[int, int, RankResult | None] = (0, 0, None)  # (done, total, latest), written as one
     _so_far: list[RankResult] = field(default_factory=list, repr=False)  # scored while the run goes on
     marks: dict[int, str] = field(default_factory=dict)  # input index -> PICK or REJECT, set by the user
@@ -160,6 +161,8 @@ class Job:
 
     def _prepare(self) -> None:
         """PREPARING: read the inputs and compute the cache key."""
+        self.upload_bytes = sum(len(data) for _, data in self.uploads) + sum(
+            len(item.data) for item in self.reused if item.data is not None)
         if self.texts is None:
             sources = inputs_from_sources(self.uploads, self.folder, self.reused)
             self.inputs, self.uploaded, self.intake_notes = sources.inputs, sources.uploaded, sources.notes
@@ -250,6 +253,12 @@ class Job:
         if index not in self._thumbs:
             self._thumbs[index] = make_thumbnail(self.inputs[index])
         return self._thumbs[index]
+
+    def nbytes(self) -> int:
+        """About what this job holds in memory: uploaded bytes, the reference image, thumbnails and previews."""
+        reference = len(self.query_image[1]) if self.query_image is not None else 0
+        made = sum(len(b) for b in list(self._thumbs.values())) + sum(len(b) for b in list(self._previews.values()))
+        return self.upload_bytes + reference + made
 
     def top_k_zip(self, shown: Sequence[RankResult]) -> bytes:
         return top_k_zip(list(shown), self.inputs, len(shown))

@@ -7,7 +7,9 @@ accepted (each carries an HMAC under a per-process secret): a link with a made-u
 victim, would otherwise let its sender open the victim's query and images at the same URL. The store keeps the last
 :data:`MAX_SESSIONS` sessions and the recent-runs list the last :data:`MAX_RECENT` runs; a
 session or run dropped from them is gone, with the uploaded bytes it held (they were never
-written anywhere). Nothing survives a server restart.
+written anywhere). Both are also bounded in bytes (``LYCHEE_SESSION_MEMORY_MIB``, default
+:data:`DEFAULT_MAX_MIB`): past it the oldest sessions and runs go first, so tabs that come and
+go cannot grow the server without bound. Nothing survives a server restart.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import os
 import re
 import secrets
 import threading
@@ -24,8 +28,12 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 MAX_SESSIONS = 64
 MAX_RECENT = 8
+DEFAULT_MAX_MIB = 1024
+MEMORY_ENV = "LYCHEE_SESSION_MEMORY_MIB"
 # The page's choices worth keeping (widget keys); uploads cannot be put back into an uploader, but their run can.
 KEPT_CHOICES = (
     "lang", "model", "mode", "dtype", "pixels", "batch", "query", "preset", "instruction", "doc_kind", "texts",
@@ -62,11 +70,20 @@ def is_issued(session_id: object) -> bool:
     return hmac.compare_digest(tag, _tag(token))
 
 
+def default_max_bytes() -> int:
+    return int(float(os.environ.get(MEMORY_ENV) or DEFAULT_MAX_MIB) * 1024**2)
+
+
+def _job_bytes(job: Any) -> int:
+    return job.nbytes() if hasattr(job, "nbytes") else 0
+
+
 class SessionStore:
     """Process-wide: the last sessions' snapshots by id, and the recent runs of every session."""
 
-    def __init__(self, max_sessions: int = MAX_SESSIONS, max_recent: int = MAX_RECENT):
+    def __init__(self, max_sessions: int = MAX_SESSIONS, max_recent: int = MAX_RECENT, max_bytes: int | None = None):
         self.max_sessions, self.max_recent = max_sessions, max_recent
+        self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
         self._sessions: OrderedDict[str, Snapshot] = OrderedDict()
         self._recent: OrderedDict[int, tuple[float, str, Any]] = OrderedDict()  # id(job) -> (when, session, job)
         self._lock = threading.Lock()
@@ -84,6 +101,33 @@ class SessionStore:
                 self._recent[id(job)] = (time.time(), session_id, job)
                 while len(self._recent) > self.max_recent:
                     self._recent.popitem(last=False)
+            self._drop_over_bytes(keep=session_id)
+
+    def held_bytes(self) -> int:
+        """What the kept sessions' and recent runs' jobs hold, each job counted once."""
+        with self._lock:
+            return sum(_job_bytes(job) for job in self._jobs().values())
+
+    def _jobs(self) -> dict[int, Any]:
+        jobs = {id(s.job): s.job for s in self._sessions.values() if s.job is not None}
+        jobs.update((run_id, job) for run_id, (_, _, job) in self._recent.items())
+        return jobs
+
+    def _drop_over_bytes(self, keep: str) -> None:
+        """Oldest first, drop recent runs and sessions (never ``keep``) until the jobs fit in ``max_bytes``."""
+        sizes = {job_id: _job_bytes(job) for job_id, job in self._jobs().items()}
+        while sum(sizes.values()) > self.max_bytes:
+            others = [session_id for session_id in self._sessions if session_id != keep]
+            if self._recent:
+                self._recent.popitem(last=False)
+            elif others:
+                del self._sessions[others[0]]
+            else:
+                break  # only the page in use is left: its run stays
+            kept = self._jobs()
+            sizes = {job_id: size for job_id, size in sizes.items() if job_id in kept}
+            logger.info("dropped an old session or run to keep sessions within %.0f MiB (%s)",
+                        self.max_bytes / 1024**2, MEMORY_ENV)
 
     def take_over(self, old_id: str, new_id: str, state: MutableMapping[str, Any], job_key: str) -> bool:
         """Move the session saved as ``old_id`` to ``new_id`` and into ``state``; False if unknown.

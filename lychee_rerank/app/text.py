@@ -232,6 +232,10 @@ _WARNING_PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (re.compile(r"^truncated image data", re.I), {"zh": "图片数据不完整（文件提前结束，可能下载或复制不完整）", "en": "truncated image data: the file ends early"}),
     (re.compile(r"^file is empty"), {"zh": "文件为空（0 字节）", "en": "file is empty (0 bytes)"}),
     (re.compile(r"out of GPU memory at full size; scored at (?P<size>\S+)"), {"zh": "显存不足：已按 {size} 的较小尺寸打分", "en": "out of GPU memory at full size; scored at {size}"}),
+    # Too many images: a web user has no command line, so the advice is the page's own.
+    (re.compile(r"^found (?P<found>\d+) images in the uploads, more than the limit of (?P<limit>\d+) per run$"), {"zh": "上传了 {found} 张图片，超过每次 {limit} 张的上限", "en": "{found} images uploaded, more than the limit of {limit} per run"}),
+    (re.compile(r"^found (?P<found>\d+) images in (?P<where>.+), more than the limit of (?P<limit>\d+) per run$"), {"zh": "{where}中共有 {found} 张图片，超过每次 {limit} 张的上限", "en": "{found} images in {where}, more than the limit of {limit} per run"}),
+    (re.compile(r"^raise the limit \(max_images=\d+, or --max-images \d+ on the command line\) or pass a smaller folder$"), {"zh": "请分成几批排序，每批不超过上限", "en": "rank them in smaller batches, each within the limit"}),
     # Intake warnings, run errors and model errors: Chinese only (the English original is shown as it is).
     (re.compile(r"^very small image \((?P<size>[^)]+)\)"), {"zh": "图片过小（{size}）：已放大后打分，分数可能不可靠"}),
     (re.compile(r"^extreme aspect ratio \((?P<size>[^,]+), (?P<ratio>[^)]+)\)"), {"zh": "长宽比极端（{size}，{ratio}）：已用白色填充到 100:1 后打分"}),

@@ -711,7 +711,7 @@ def test_the_chinese_page_speaks_chinese_on_cards_and_uploaders(app_env, folder)
     bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
     assert "第 1 名 | 分数：" in bodies[0] and "Rank" not in bodies[0]
     style = next(e.proto.body for e in at.get("html") if "stFileUploaderDropzoneInstructions" in e.proto.body)
-    assert 'content: "上传"' in style and 'content: "每个文件不超过 1024 MB"' in style
+    assert 'content: "上传"' in style and 'content: "每个文件不超过 512 MB"' in style
     at.radio(key="lang").set_value("en").run()
     assert "Rank 1 | Score:" in next(e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body)
 
