@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SESSIONS = 64
 MAX_RECENT = 8
-DEFAULT_MAX_MIB = 1024
+DEFAULT_MAX_MIB = 512
 MEMORY_ENV = "LYCHEE_SESSION_MEMORY_MIB"
 # The page's choices worth keeping (widget keys); uploads cannot be put back into an uploader, but their run can.
 KEPT_CHOICES = (

@@ -191,9 +191,39 @@ def test_upload_run_and_grid(tiny_reranker_dir: Path):
         after = "el => getComputedStyle(el, '::after').content"
         assert uploader_part(page, "button p").evaluate(after) == '"上传"'
         assert uploader_part(page, '[data-testid="stFileUploaderDropzoneInstructions"] span').evaluate(after) == (
-            '"每个文件不超过 1024 MB"')
+            '"每个文件不超过 512 MB"')
 
         tall_screenshot(page, ARTIFACTS / "app-result.png")
+
+
+# Issue 22 item 4: names that are Markdown or HTML made the browser fetch from elsewhere.
+HOSTILE_UPLOADS = [r"![t](https:\\127.0.0.1:9\ext_beacon.png).png", "![z](http:⁄127.0.0.1:9⁄b.png).png", XSS_NAME,
+                   '=HYPERLINK("http://127.0.0.1:9/x","y").png']
+
+
+def test_hostile_names_stay_text_in_the_grid_the_view_and_the_comparison(tiny_reranker_dir: Path):
+    files = [{"name": name, "mimeType": "image/png", "buffer": png_bytes(colour)}
+             for name, colour in zip(HOSTILE_UPLOADS, ("red", "green", "blue", "yellow"))]
+    elsewhere: list[str] = []
+    with streamlit_server(str(tiny_reranker_dir)) as url, browser_page() as page:
+        page.on("request", lambda request: None if request.url.startswith((url, "data:", "blob:"))
+                else elsewhere.append(request.url))
+        rank_images(page, url, "a red circle ![q](http://127.0.0.1:9/q.png)", files)
+        names = page.locator(".lr-card .lr-name")
+        assert sorted(names.nth(i).inner_text() for i in range(4)) == sorted(HOSTILE_UPLOADS)
+        view = open_full_view(page)
+        for rank in range(1, 5):
+            sync_api.expect(view.locator(".name")).to_have_text(names.nth(rank - 1).inner_text())
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Escape")
+        sync_api.expect(view).to_have_count(0)
+        for rank in range(4):
+            card_buttons(page, "cmp").nth(rank).click()
+            sync_api.expect(page.locator(".lr-compare figcaption")).to_have_count(rank + 1)
+        assert sorted(page.locator(".lr-compare figcaption").all_inner_texts()) == sorted(HOSTILE_UPLOADS)
+        page.reload()  # the recent runs and the restored page, labelled with the query
+        sync_api.expect(page.locator(".lr-card")).to_have_count(4)
+    assert elsewhere == []
 
 
 @pytest.mark.skipif(
