@@ -97,4 +97,5 @@ def run_serve(args: argparse.Namespace, model_kwargs: Callable[[argparse.Namespa
     factory = partial(Reranker.from_pretrained, args.model, **model_kwargs(args))
     logger.info("serving on http://%s:%d (model %s loads in the background; /health says when it is ready)",
                 settings.host, settings.port, args.model)
-    return serve(factory, settings, log_level="debug" if args.verbose else "info")
+    level = "debug" if args.verbose else "warning" if args.quiet else "info"
+    return serve(factory, settings, log_level=level)
