@@ -95,12 +95,28 @@ def create_app(model: Any, settings: ServeSettings | None = None) -> FastAPI:
         uvicorn.run(app, host="127.0.0.1", port=8000)
     """
     service = Service(settings or ServeSettings())
+    app = FastAPI(title="lychee-rerank", summary="Rerank images and texts against a query (Cohere/Jina/vLLM API)",
+                  lifespan=_lifespan(service, model))
+    app.state.service = service
+    app.add_middleware(Gate, state=service.state, metrics=service.metrics, api_key=service.settings.api_key,
+                       max_body_bytes=service.settings.max_body_bytes)
 
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    _add_rerank_route(app, service)
+    _add_info_routes(app, service)
+    return app
+
+
+def _lifespan(service: Service, model: Any) -> Callable[[FastAPI], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # No proxy from the environment: a proxy would connect for us, past the private-address check.
-        service.client = httpx.AsyncClient(trust_env=False, follow_redirects=False,
-                                           timeout=service.settings.fetch_timeout_s) if settings_allow_urls() else None
+        if service.settings.allow_urls:
+            # No proxy from the environment: a proxy would connect for us, past the private-address check.
+            service.client = httpx.AsyncClient(trust_env=False, follow_redirects=False,
+                                               timeout=service.settings.fetch_timeout_s)
         if callable(model) and not hasattr(model, "rank"):
             threading.Thread(target=_load, args=(service, model), name="lychee-serve-load", daemon=True).start()
         else:
@@ -113,19 +129,10 @@ def create_app(model: Any, settings: ServeSettings | None = None) -> FastAPI:
             if service.client is not None:
                 await service.client.aclose()
 
-    def settings_allow_urls() -> bool:
-        return service.settings.allow_urls
+    return lifespan
 
-    app = FastAPI(title="lychee-rerank", summary="Rerank images and texts against a query (Cohere/Jina/vLLM API)",
-                  lifespan=lifespan)
-    app.state.service = service
-    app.add_middleware(Gate, state=service.state, metrics=service.metrics, api_key=service.settings.api_key,
-                       max_body_bytes=service.settings.max_body_bytes)
 
-    @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
-
+def _add_rerank_route(app: FastAPI, service: Service) -> None:
     @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_unset=True)
     @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_unset=True, include_in_schema=False)
     @app.post("/rerank", response_model=RerankResponse, response_model_exclude_unset=True, include_in_schema=False)
@@ -139,6 +146,8 @@ def create_app(model: Any, settings: ServeSettings | None = None) -> FastAPI:
             return Response(status_code=CLIENT_CLOSED)
         return _response(service, body, parts, outcome)
 
+
+def _add_info_routes(app: FastAPI, service: Service) -> None:
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         """The one model this server ranks with (OpenAI's list shape)."""
@@ -160,8 +169,6 @@ def create_app(model: Any, settings: ServeSettings | None = None) -> FastAPI:
     async def metrics() -> Response:
         """Prometheus text format."""
         return Response(service.metrics.render(), media_type=service.metrics.content_type)
-
-    return app
 
 
 def _load(service: Service, factory: Callable[[], Any]) -> None:

@@ -231,6 +231,12 @@ class PoolingWorker:
             self._fail_jobs(jobs, ServiceError(f"internal error: {describe_failure(exc)}"))
             return
         self._observe(ranking, len(jobs))
+        for job in self._record(pool, jobs, ranking):
+            if not job.future.done():
+                job.future.set_result(job.finish())
+
+    def _record(self, pool: list[tuple[Job, int]], jobs: list[Job], ranking: Any) -> list[Job]:
+        """Hand each result to its job (its own index); the jobs now complete."""
         finished = []
         with self._condition:
             for result in ranking:
@@ -248,9 +254,7 @@ class PoolingWorker:
                         self._jobs.remove(job)
                     finished.append(job)
             self._publish_depth()
-        for job in finished:
-            if not job.future.done():
-                job.future.set_result(job.finish())
+        return finished
 
     def _fail_jobs(self, jobs: list[Job], error: Exception) -> None:
         with self._condition:
