@@ -8,6 +8,8 @@ more documents than a pool holds, is scored in the same batches, so the numbers 
 from __future__ import annotations
 
 import http.server
+import json
+import socket
 import threading
 from pathlib import Path
 
@@ -324,15 +326,20 @@ def test_full_queue_answers_429_with_retry_after(tiny: Reranker):
 def test_a_client_that_disconnects_has_its_remaining_work_cancelled(tiny: Reranker):
     with live_server(tiny, pool_documents=2) as url:
         colours = ("red", "blue", "green", "yellow", "white", "black")
-        payload = {"query": "red", "documents": [{"image": data_uri(png_bytes(c))} for c in colours]}
-        with tiny._lock:  # the worker's first pool (2 documents) waits for the model
-            with pytest.raises(httpx.ReadTimeout):
-                httpx.post(url + "/v1/rerank", json=payload, timeout=httpx.Timeout(10, read=1.5))
+        body = json.dumps({"query": "red", "documents": [{"image": data_uri(png_bytes(c))} for c in colours]}).encode()
+        port = int(url.rsplit(":", 1)[1])
+        with tiny._lock:  # the model is busy with another caller: the worker's first pool (2 documents) waits
+            client = socket.create_connection(("127.0.0.1", port), timeout=60)
+            client.sendall(f"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            assert wait_until(lambda: metric(url, "lychee_queue_documents") == 4, timeout=60), "first pool taken"
+            client.close()  # the client goes away while 4 of its documents still wait
             assert wait_until(lambda: metric(url, "lychee_documents_cancelled_total") == 4, timeout=60)
         assert wait_until(lambda: httpx.get(url + "/health").json()["queue_documents"] == 0, timeout=60)
-        assert metric(url, "lychee_documents_scored_total") == 2, "only the pool already in the engine ran"
         after = post(url, {"query": "red", "documents": ["a red circle"]}, key=None)
         assert after.status_code == 200, "the worker goes on serving"
+        # The pool already handed to the engine was stopped too (its only client had gone): none of the 6 ran.
+        assert metric(url, "lychee_documents_scored_total") == 1
 
 
 def test_tiny_model_every_shape(tiny: Reranker):

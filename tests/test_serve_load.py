@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,7 +25,7 @@ import pytest
 from lychee_rerank import Reranker
 
 from helpers import png_bytes, wait_until
-from serve_helpers import data_uri, live_server, metric, server_process
+from serve_helpers import ROOT, data_uri, live_server, metric, server_process
 
 CLIENTS, REQUESTS, IMAGES = 16, 10, 8
 QUERY = "a red circle"
@@ -122,3 +125,19 @@ def test_sigterm_during_load_finishes_in_flight_refuses_new_and_exits_0():
         slow.close()
         assert response.status == 200 and len(answer["results"]) == IMAGES, "the request in flight completed"
         assert process.wait(120) == 0
+
+
+@pytest.mark.slow
+def test_benchmark_script_prints_both_phases_and_memory(tmp_path):
+    out = tmp_path / "serve_load.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/serve_load.py", "--clients", "2", "--requests", "2", "--images", "2",
+         "--size", "64x64", "--batch-size", "4", "--threads", "1", "--out", str(out)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for words in ("one_at_a_time", "pooled", "p50 s", "p99 s", "req/s", "batch", "server RSS"):
+        assert words in done.stdout
+    report = json.loads(out.read_text())
+    assert report["pooled"]["non_200"] == report["one_at_a_time"]["non_200"] == 0
+    assert report["rss_mib_after"] > 0 and report["server_exit_code"] == 0

@@ -67,7 +67,8 @@ class Service:
 
     def attach(self, reranker: Any) -> None:
         """Start the worker around a loaded Reranker."""
-        pool = self.settings.pool_documents or pool_size(reranker.batch_size)
+        # Never more than one run accepts: a pool is one Reranker.rank call.
+        pool = min(self.settings.pool_documents or pool_size(reranker.batch_size), reranker.max_images)
         worker = PoolingWorker(reranker, pool_documents=pool, queue_documents=self.settings.queue_documents,
                                metrics=self.metrics)
         worker.start()

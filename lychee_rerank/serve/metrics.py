@@ -20,7 +20,8 @@ class Metrics:
                                 ["route", "status"], registry=self.registry)
         self.latency = Histogram("lychee_request_seconds", "Time to answer a request, by route", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.documents = Counter("lychee_documents_scored", "Documents the model scored (failed images included)",
+        self.documents = Counter("lychee_documents_scored",
+                                 "Documents answered by the model (unreadable images included, stopped ones not)",
                                  registry=self.registry)
         self.cancelled = Counter("lychee_documents_cancelled",
                                  "Documents dropped unscored because their client disconnected",

@@ -29,6 +29,7 @@ from ..errors import LycheeRerankError, ScoringFailedError
 from ..execution import describe_failure
 from ..intake import DocumentInput, ImageInput, bytes_digest
 from ..results import RankResult, join_warnings, rank_results
+from ..settings import PARSE_SKIPPED
 from .config import RETRY_AFTER_S
 from .errors import InvalidRequestError, NotReadyError, QueueFullError, ServiceError
 from .metrics import Metrics
@@ -270,7 +271,7 @@ class PoolingWorker:
             _fail(job, error)
 
     def _observe(self, ranking: Any, requests: int) -> None:
-        self.metrics.documents.inc(len(ranking))
+        self.metrics.documents.inc(sum(1 for result in ranking if result.parse_method != PARSE_SKIPPED))
         self.metrics.pool.observe(requests)
         batches = int(ranking.stats.get("batches") or 0)
         scored = sum(1 for result in ranking if result.ok)
