@@ -298,6 +298,9 @@ def test_paths_confined_to_root(demo: Reranker, tmp_path: Path):
         results = scores_by_index(inside)
         assert results[0][:2] == expected(demo.rank("red", [png_bytes("red")]))[0][:2]
         assert "no such file" in results[3][2]
+        odd = post(url, {"query": "red", "documents": [{"image": "bad\u0000name.png"}, {"image": "x" * 5000 + ".png"}]},
+                   key=None)
+        assert odd.status_code == 200 and all(r["warning"] for r in odd.json()["results"])
         for escape in ("../outside/secret.png", str(root / ".." / "outside" / "secret.png"), "link.png",
                        "dirlink/secret.png", "/etc/passwd", f"file://{outside}/secret.png"):
             response = post(url, {"query": "red", "documents": [{"image": escape}]}, key=None)

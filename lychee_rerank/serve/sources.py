@@ -129,7 +129,10 @@ def _read_path(text: str, name: str, policy: SourcePolicy) -> ImageInput:
     candidate = Path(given)
     if not candidate.is_absolute():
         candidate = root / candidate
-    resolved = candidate.resolve()  # symlinks followed: a link inside the root to a file outside is outside
+    try:
+        resolved = candidate.resolve()  # symlinks followed: a link inside the root to a file outside is outside
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
+        return ImageInput(name=name, problem=f"not a usable path ({exc})")
     if not resolved.is_relative_to(root):
         raise ForbiddenSourceError(f"{name}: {text!r} is outside the folder this server may read (--allow-path)")
     try:
