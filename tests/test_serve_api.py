@@ -10,7 +10,9 @@ from __future__ import annotations
 import http.server
 import json
 import socket
+import struct
 import threading
+import zlib
 from pathlib import Path
 
 import cohere
@@ -228,6 +230,18 @@ def test_limits_answer_413_naming_the_limit(demo: Reranker):
         assert "10000" in pixels.json()["message"]
         assert post(url, {"query": "red", "documents": [{"image": data_uri(png_bytes("red", (100, 100)))}]},
                     key=None).status_code == 200
+        for side in (7_000, 20_000):  # headers alone: 49 M pixels, and one Pillow refuses to open (400 M)
+            declared = post(url, {"query": "red", "documents": [{"image": data_uri(png_header(side, side))}]}, key=None)
+            assert declared.status_code == 413 and declared.json()["error"]["limit"] == "max_image_pixels"
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` and holds no pixels (all a size check may read)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 # ---------------------------------------------------------------- URLs and server paths

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import io
 import ipaddress
 import socket
 import urllib.parse
@@ -25,10 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from ..intake import ImageInput, header_size, read_capped
 from ..intake.inputs import open_regular
+from ..intake.sniff import pillow_warnings
+from ..settings import MAX_DECODE_PIXELS
 from .config import MAX_REDIRECTS
 from .errors import ForbiddenSourceError, LimitExceededError
 
@@ -73,12 +77,28 @@ async def load_image(reference: str, name: str, policy: SourcePolicy, client: ht
 
 def check_pixels(source: ImageInput, limit: int) -> None:
     """Refuse an image whose header declares more than ``limit`` pixels (before anything decodes it)."""
-    size = header_size(source) if source.data is not None else None
+    if source.data is None:
+        return
+    size = header_size(source)
     if size is not None and size[0] * size[1] > limit:
-        raise LimitExceededError(
-            f"{source.name}: the image is {size[0]}x{size[1]} = {size[0] * size[1]} pixels, over this server's "
-            f"limit of {limit} pixels per image", limit="max_image_pixels", value=limit,
-        )
+        described = f"{size[0]}x{size[1]} = {size[0] * size[1]} pixels"
+    elif size is None and _declares_a_bomb(source.data):
+        described = "larger than Pillow will open"
+    else:
+        return
+    raise LimitExceededError(f"{source.name}: the image is {described}, over this server's limit of {limit} pixels "
+                             "per image", limit="max_image_pixels", value=limit)
+
+
+def _declares_a_bomb(data: bytes) -> bool:
+    """Whether Pillow refuses to even open ``data`` for its declared size (the header reader then gives no size)."""
+    try:
+        with pillow_warnings(MAX_DECODE_PIXELS), Image.open(io.BytesIO(data)):
+            return False
+    except Image.DecompressionBombError:
+        return True
+    except Exception:  # noqa: BLE001 - any other unreadable image is the decoder's to warn about
+        return False
 
 
 # ---------------------------------------------------------------- inline data
