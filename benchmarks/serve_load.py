@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--size", default="256x256", help="image size WxH")
     parser.add_argument("--batch-size", default="16", help="the server's --batch-size")
     parser.add_argument("--threads", type=int, default=None, help="the server's --threads")
+    parser.add_argument("--pool-documents", type=int, default=None,
+                        help="the server's --pool-documents (set it to --images to see concurrency without pooling)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/serve_load.json)")
     return parser.parse_args(argv)
@@ -77,6 +79,8 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
                "--batch-size", args.batch_size, "--device", args.device]
     if args.threads:
         command += ["--threads", str(args.threads)]
+    if args.pool_documents:
+        command += ["--pool-documents", str(args.pool_documents)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
@@ -156,7 +160,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(120)
-    return {"model": args.model, "batch_size": args.batch_size, "clients": args.clients, "requests": args.requests,
+    return {"model": args.model, "batch_size": args.batch_size, "pool_documents": args.pool_documents,
+            "clients": args.clients, "requests": args.requests,
             "images": args.images, "size": args.size, "one_at_a_time": one, "pooled": pooled,
             "rss_mib_before": rss_before["VmRSS"], "rss_mib_after": rss_after["VmRSS"],
             "rss_mib_peak": rss_after["VmHWM"], "server_exit_code": exit_code}
@@ -164,7 +169,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(report: dict[str, Any], path: Path) -> None:
     print(f"# {report['clients']} clients x {report['requests']} requests x {report['images']} images "
-          f"({report['size']}), model {report['model']}, batch size {report['batch_size']}")
+          f"({report['size']}), model {report['model']}, batch size {report['batch_size']}, "
+          f"pool {report['pool_documents'] or 'default'}")
     print(f"{'':16} {'p50 s':>8} {'p99 s':>8} {'req/s':>8} {'img/s':>8} {'batch':>7} {'req/call':>9} {'non-200':>8}")
     for name in ("one_at_a_time", "pooled"):
         row = report[name]
