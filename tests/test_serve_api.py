@@ -121,6 +121,24 @@ def test_image_with_text_documents_and_vllm_content(demo: Reranker, demo_url: st
     assert echoed[2] == {"text": "a green star"} and echoed[0]["image"] == data_uri(red)
 
 
+def test_vllm_documents_object_is_one_document_per_part_and_top_n_0_is_all(demo: Reranker, demo_url: str):
+    images = [p.read_bytes() for p in EXAMPLES[:3]]
+    documents = {"content": [{"type": "image_url", "image_url": {"url": data_uri(i)}} for i in images]
+                 + [{"type": "text", "text": "a red circle"}]}
+    response = post(demo_url, {"model": "demo", "query": "a red circle", "documents": documents, "top_n": 0})
+    reference = demo.rank("a red circle", [*images, Document(text="a red circle")])
+    assert scores_by_index(response) == expected(reference)
+
+
+def test_cohere_v1_client_with_documents_returned(demo: Reranker, demo_url: str):
+    texts = ["a red circle", "a blue square"]
+    response = cohere.Client(base_url=demo_url, api_key=KEY).rerank(
+        model="demo", query="red", documents=texts, return_documents=True)
+    reference = demo.rank_texts("red", texts)
+    assert [(r.index, r.relevance_score, r.document.text) for r in response.results] == [
+        (r.index, r.p_yes, r.text) for r in reference]
+
+
 def test_image_query_and_image_with_text_query(demo: Reranker, demo_url: str):
     reference_image = EXAMPLES[6].read_bytes()
     images = [p.read_bytes() for p in EXAMPLES[:5]]

@@ -31,7 +31,7 @@ from .config import MIN_POOL_DOCUMENTS, POOL_DOCUMENTS_AUTO, RETRY_AFTER_S, Serv
 from .errors import InvalidRequestError, LimitExceededError, NotReadyError, ServiceError
 from .gate import Gate, ServiceState
 from .metrics import Metrics
-from .schemas import Parts, RerankRequest, RerankResponse, RerankResult, Usage, parts_of
+from .schemas import Parts, RerankRequest, RerankResponse, RerankResult, Usage, document_items, parts_of
 from .sources import SourcePolicy, load_image
 from .worker import Job, JobResult, PoolingWorker
 
@@ -186,9 +186,10 @@ def _load(service: Service, factory: Callable[[], Any]) -> None:
 async def _job(service: Service, body: RerankRequest) -> tuple[Job, list[Parts]]:
     """Check the request against the limits, fetch its images, and make it a Job."""
     settings = service.settings
-    if len(body.documents) > settings.max_documents:
+    items = document_items(body.documents)
+    if len(items) > settings.max_documents:
         raise LimitExceededError(
-            f"{len(body.documents)} documents is over this server's limit of {settings.max_documents} per request",
+            f"{len(items)} documents is over this server's limit of {settings.max_documents} per request",
             limit="max_documents", value=settings.max_documents,
         )
     query = parts_of(body.query, "the query")
@@ -200,7 +201,7 @@ async def _job(service: Service, body: RerankRequest) -> tuple[Job, list[Parts]]
             validate_query(text)
         except LycheeRerankError as exc:
             raise InvalidRequestError(f"the query cannot be used: {exc}") from exc
-    parts = [parts_of(item, f"document {i}") for i, item in enumerate(body.documents)]
+    parts = [parts_of(item, f"document {i}") for i, item in enumerate(items)]
     for i, part in enumerate(parts):
         if not part.image and not (part.text and part.text.strip()):
             raise InvalidRequestError(f"document {i} is empty: give it a text, an image, or both")
@@ -249,7 +250,7 @@ async def _wait(future: Any, job: Job, worker: PoolingWorker, request: Request) 
 
 
 def _response(service: Service, body: RerankRequest, parts: list[Parts], outcome: JobResult) -> RerankResponse:
-    results = outcome.results[: body.top_n] if body.top_n is not None else outcome.results
+    results = outcome.results[: body.top_n] if body.top_n else outcome.results  # 0 is "all" to vLLM clients
     items = []
     for result in results:
         relevance = result.p_yes if result.p_yes is not None else result.score / 10.0

@@ -7,6 +7,9 @@ Accepted shapes, for the query and for each document (Cohere, Jina and vLLM clie
 * vLLM's ``{"content": [{"type": "image_url", "image_url": {"url": ...}}, {"type": "text", "text": ...}]}``
   (``image_url`` may also be the URL string itself, and ``{"type": "image", "image": ...}`` is taken too).
 
+``documents`` is a list of those; or, as vLLM also sends it, one ``{"content": [...]}`` object whose parts
+are one document each.
+
 An image is a ``data:`` URI, bare base64, an ``http(s)`` URL or a server path (the last two only where
 the server allows them, see :mod:`.sources`). A document holds at most one image; several text parts
 are joined with newlines.
@@ -51,8 +54,11 @@ class RerankRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = Field(None, description="ignored: the server ranks with the model it loaded")
     query: str | Item = Field(..., description='a text, or {"text": ..., "image": ...}')
-    documents: list[str | Item] = Field(..., description="texts, {text, image} objects or vLLM content lists")
-    top_n: int | None = Field(None, ge=0, description="return only the best N results")
+    documents: list[str | Item] | Item = Field(
+        ..., description='texts, {text, image} objects or vLLM content lists; or vLLM\'s {"content": [...]} object '
+                         "whose parts are one document each"
+    )
+    top_n: int | None = Field(None, ge=0, description="return only the best N results (0 or absent: all, as vLLM)")
     return_documents: bool = Field(False, description="echo each document in its result")
     instruction: str | None = Field(
         None, description="an instruction preset (default, product, design, generated) or free text"
@@ -81,6 +87,15 @@ class RerankResponse(BaseModel):
     usage: Usage
     warnings: list[str] = Field(default_factory=list, description="about the whole request (a query cut short)")
     meta: dict[str, Any] = Field(default_factory=dict)
+
+
+def document_items(documents: list[str | Item] | Item) -> list[str | Item]:
+    """The request's documents one by one: vLLM's ``{"content": [part, ...]}`` object is one document per part."""
+    if isinstance(documents, list):
+        return documents
+    if isinstance(documents.content, list):
+        return [Item(content=[part]) for part in documents.content]
+    return [documents]
 
 
 @dataclass(frozen=True)
