@@ -12,6 +12,7 @@ import json
 import socket
 import struct
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -266,24 +267,44 @@ def png_header(width: int, height: int) -> bytes:
 
 
 class _ImageHandler(http.server.BaseHTTPRequestHandler):
+    """A little image site: /red.png, /missing (404), /big (over the cap), /stream (over it, no length),
+    /slow (answers after 3 s), /hop/N (redirects N times, then the image)."""
+
     hits = 0
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
         type(self).hits += 1
-        body = png_bytes("red")
+        path = self.path
+        if path.startswith("/hop/") and int(path.rsplit("/", 1)[1]) > 0:
+            self.send_response(302)
+            self.send_header("Location", f"/hop/{int(path.rsplit('/', 1)[1]) - 1}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if path == "/missing":
+            self.send_error(404)
+            return
+        if path == "/slow":
+            time.sleep(3)
+        body = png_bytes("red") if path in ("/red.png", "/slow") or path.startswith("/hop/") else b"x" * 50_000
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
+        if path != "/stream":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, *args) -> None:
         pass
 
+class _QuietSite(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that gave up (the slow and oversized answers) is expected here
+
 
 @pytest.fixture
 def local_image_site():
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ImageHandler)
+    site = _QuietSite(("127.0.0.1", 0), _ImageHandler)
     thread = threading.Thread(target=site.serve_forever, daemon=True)
     thread.start()
     _ImageHandler.hits = 0
@@ -307,6 +328,23 @@ def test_private_addresses_refused_with_allow_urls(demo: Reranker, local_image_s
         query_url = post(url, {"query": {"image": local_image_site[0]}, "documents": ["a"]}, key=None)
         assert query_url.status_code == 403
     assert _ImageHandler.hits == 0, "nothing was fetched from inside the network"
+
+
+def test_fetching_with_private_addresses_allowed_is_capped(demo: Reranker, local_image_site):
+    """--allow-private-urls (an internal image server) lets the fetch itself be tested here, caps and all."""
+    base = local_image_site[0].rsplit("/", 1)[0]
+    with live_server(demo, allow_urls=True, allow_private_urls=True, max_fetch_bytes=10_000,
+                     fetch_timeout_s=1.0) as url:
+        names = ["red.png", "hop/3", "missing", "big", "stream", "slow", "hop/4"]
+        response = post(url, {"query": "red", "documents": [{"image": f"{base}/{n}"} for n in names]}, key=None)
+        results = scores_by_index(response)
+        reference = expected(demo.rank("red", [png_bytes("red")]))[0]
+        assert results[0] == reference
+        assert results[1][:2] == reference[:2] and "duplicate of" in results[1][2], "3 redirects are followed"
+        assert "HTTP 404" in results[2][2]
+        assert "10000-byte limit" in results[3][2] and "10000-byte limit" in results[4][2]
+        assert "longer than 1 s" in results[5][2]
+        assert "more than 3 redirects" in results[6][2]
 
 
 def test_paths_refused_without_allow_path(demo_url: str):

@@ -77,7 +77,8 @@ class Service:
 
     def policy(self) -> SourcePolicy:
         s = self.settings
-        return SourcePolicy(s.allow_urls, s.allow_path, s.max_fetch_bytes, s.fetch_timeout_s, s.max_image_pixels)
+        return SourcePolicy(s.allow_urls, s.allow_path, s.max_fetch_bytes, s.fetch_timeout_s, s.max_image_pixels,
+                            allow_private_urls=s.allow_private_urls)
 
 
 def pool_size(batch_size: int | str) -> int:

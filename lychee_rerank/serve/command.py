@@ -47,6 +47,9 @@ def add_serve_parser(
                         help="allow listening beyond this machine without an API key")
     parser.add_argument("--allow-urls", action="store_true",
                         help="fetch http(s) image URLs (public addresses only, capped in size and time)")
+    parser.add_argument("--allow-private-urls", action="store_true",
+                        help="with --allow-urls, also fetch from private and loopback addresses (an internal image "
+                             "server); anyone who can call the service can then reach them")
     parser.add_argument("--allow-path", type=Path, default=None, metavar="ROOT",
                         help="read image paths on this machine, confined to the folder ROOT")
     parser.add_argument("--max-body-mib", type=float, default=config.MAX_BODY_BYTES / 1024**2,
@@ -73,10 +76,13 @@ def settings_from_args(args: argparse.Namespace) -> config.ServeSettings:
             raise InvalidSettingError(f"--{name.replace('_', '-')} must be at least 1")
     if args.pool_documents is not None and args.pool_documents < 1:
         raise InvalidSettingError("--pool-documents must be at least 1")
+    if args.allow_private_urls and not args.allow_urls:
+        raise InvalidSettingError("--allow-private-urls needs --allow-urls")
     if args.allow_path is not None and not args.allow_path.is_dir():
         raise InvalidSettingError(f"--allow-path {args.allow_path}: not a folder")
     return config.ServeSettings(
         host=args.host, port=args.port, api_key=args.api_key, insecure=args.insecure, allow_urls=args.allow_urls,
+        allow_private_urls=args.allow_private_urls,
         allow_path=args.allow_path.resolve() if args.allow_path is not None else None,
         max_body_bytes=int(args.max_body_mib * 1024**2), max_documents=args.max_documents,
         max_image_pixels=args.max_image_pixels, queue_documents=args.queue_documents,

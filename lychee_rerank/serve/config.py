@@ -33,6 +33,7 @@ class ServeSettings:
     api_key: str | None = None
     insecure: bool = False
     allow_urls: bool = False
+    allow_private_urls: bool = False  # also fetch from private/loopback addresses (an internal image server)
     allow_path: Path | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     max_documents: int = MAX_DOCUMENTS

@@ -51,6 +51,7 @@ class SourcePolicy:
     max_fetch_bytes: int
     fetch_timeout_s: float
     max_image_pixels: int
+    allow_private_urls: bool = False
 
 
 async def load_image(reference: str, name: str, policy: SourcePolicy, client: httpx.AsyncClient | None) -> ImageInput:
@@ -186,11 +187,13 @@ async def _fetch_bytes(url: str, name: str, policy: SourcePolicy, client: httpx.
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ForbiddenSourceError(f"{name}: only http and https URLs with a host are fetched")
-        problem = await _check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), name)
-        if problem:
-            return problem
+        if not policy.allow_private_urls:
+            problem = await _check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), name)
+            if problem:
+                return problem
         async with client.stream("GET", url) as response:
-            _check_peer(response, name)
+            if not policy.allow_private_urls:
+                _check_peer(response, name)
             if response.is_redirect:
                 url = urllib.parse.urljoin(url, response.headers.get("location", ""))
                 continue
