@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,19 +66,23 @@ def server_process(*args: str, port: int | None = None, env: dict[str, str] | No
     port = port or free_port()
     command = [sys.executable, "-m", "lychee_rerank.cli", "serve", "--port", str(port), *args]
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **(env or {})}
-    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # A file, not a pipe: a pipe nobody reads would block the server once its buffer filled.
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         ready = wait_until(lambda: process.poll() is not None or _healthy(url), timeout=180, interval=0.2)
         if not ready or process.poll() is not None:
             process.kill()
-            output = process.communicate(timeout=30)[0].decode(errors="replace")
-            raise AssertionError(f"the server did not become ready:\n{output[-3000:]}")
+            process.wait(30)
+            log.seek(0)
+            raise AssertionError(f"the server did not become ready:\n{log.read().decode(errors='replace')[-3000:]}")
         yield process, url
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(30)
+        log.close()
 
 
 def _healthy(url: str) -> bool:
