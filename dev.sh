@@ -22,8 +22,8 @@ setup_python() {
   fi
   local stamp="$VENV/.lychee-installed"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    log "installing lychee-rerank with the app and dev extras"
-    "$PY" -m pip install -q -e ".[app,dev]"
+    log "installing lychee-rerank with the app, serve and dev extras"
+    "$PY" -m pip install -q -e ".[app,serve,dev]"
     touch "$stamp"
   fi
 }

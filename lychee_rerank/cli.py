@@ -1,4 +1,4 @@
-"""The command line: ``lychee-rerank rank ... PATH...``, ``bench`` and ``batch`` (DESIGN.md §2).
+"""The command line: ``lychee-rerank rank ... PATH...``, ``bench``, ``batch`` and ``serve`` (DESIGN.md §2).
 
 Argument checks that need no model (an empty query, no images found) run
 before torch is imported, so a mistake is reported at once.
@@ -28,6 +28,7 @@ from .export import to_csv, to_json, to_table
 from .intake import URL_PROBLEM, as_input, collect_paths, looks_like_url, prepare_image, read_texts
 from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
+from .serve.command import add_serve_parser
 from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
 from .terminal import TerminalFormatter, progress_callback
 
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _rank_parser(subparsers)
     _bench_parser(subparsers)
     add_batch_parser(subparsers, add_model_options, reranker_kwargs)
+    add_serve_parser(subparsers, add_model_options, reranker_kwargs)
     for subparser in subparsers.choices.values():
         _add_global_options(subparser, default=argparse.SUPPRESS)
     return parser
