@@ -166,6 +166,15 @@ def assert_contract(results: Any, n: int) -> None:
     assert scored == sorted(scored, reverse=True)
 
 
+def open_app(timeout: float = 60) -> Any:
+    """The app (``app.py``) run once in Streamlit's AppTest, checked to have drawn without an exception."""
+    from streamlit.testing.v1 import AppTest  # lazy: streamlit is the app extra
+
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def unmd(text: str) -> str:
     """A Markdown string as it reads once rendered: CommonMark's backslash escapes removed."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)

@@ -22,27 +22,25 @@ from lychee_rerank.results import RankResult, format_size
 from lychee_rerank.scoring.prompts import TASK_INSTRUCTIONS
 from lychee_rerank.settings import DEMO_EXAMPLES_DIR
 
-from helpers import APP, RANK_LINE, XSS_NAME, ForwardCounter, make_image_folder, png_bytes, slow_down, unmd, wait_until
+from helpers import (
+    APP,
+    RANK_LINE,
+    XSS_NAME,
+    ForwardCounter,
+    make_image_folder,
+    open_app,
+    png_bytes,
+    slow_down,
+    unmd,
+    wait_until,
+)
 
 TIMEOUT = 60
 
 
 @pytest.fixture
-def app_env(monkeypatch: pytest.MonkeyPatch, tiny_reranker_dir: Path) -> Path:
-    monkeypatch.setenv("LYCHEE_MODEL", str(tiny_reranker_dir))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tiny_reranker_dir
-
-
-@pytest.fixture
 def folder(tmp_path: Path) -> Path:
     return make_image_folder(tmp_path / "images")
-
-
-def open_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def run_to_end(at: AppTest, query: str, folder: Path) -> jobs.Job:

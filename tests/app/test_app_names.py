@@ -16,18 +16,11 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from helpers import APP, jpeg_bytes, png_bytes, slow_down, wait_until
+from helpers import jpeg_bytes, open_app, png_bytes, slow_down, wait_until
 
 TIMEOUT = 60
 BEACON = r"![b](https:\\127.0.0.1:9\beacon.png)"
 RENDERER = MarkdownIt("commonmark")
-
-
-@pytest.fixture
-def app_env(monkeypatch: pytest.MonkeyPatch, tiny_reranker_dir: Path) -> Path:
-    monkeypatch.setenv("LYCHEE_MODEL", str(tiny_reranker_dir))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tiny_reranker_dir
 
 
 @pytest.fixture
@@ -59,13 +52,6 @@ def assert_inert(at: AppTest, *readable: str) -> None:
     plain = " | ".join(html.unescape(re.sub(r"<[^>]+>", "", r)) for r in shown.values())
     for text in readable:
         assert text in plain, (text, plain)
-
-
-def open_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_a_typed_folder_that_does_not_exist_is_named_as_text(app_env, tmp_path):

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from lychee_rerank.app import page
 
-from helpers import APP, make_image_folder
+from helpers import APP, make_image_folder, open_app
 
 TIMEOUT = 60
 
@@ -26,12 +26,6 @@ def on_a_network(monkeypatch: pytest.MonkeyPatch):
     config.set_option("server.address", "0.0.0.0")
     yield
     config.set_option("server.address", before)
-
-
-def open_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def everything_shown(at: AppTest) -> str:
