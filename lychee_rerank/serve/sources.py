@@ -29,8 +29,8 @@ import httpx
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from ..intake import ImageInput, header_size, read_capped
-from ..intake.inputs import open_regular
+from ..intake import ImageInput, header_size
+from ..intake.inputs import file_opener
 from ..intake.sniff import pillow_warnings
 from ..settings import MAX_DECODE_PIXELS
 from .config import MAX_REDIRECTS
@@ -157,8 +157,7 @@ def _read_path(text: str, name: str, policy: SourcePolicy) -> ImageInput:
     if not resolved.is_relative_to(root):
         raise ForbiddenSourceError(f"{name}: {text!r} is outside the folder this server may read (--allow-path)")
     try:
-        with open_regular(resolved, inside=str(root)) as stream:
-            data = read_capped(stream, policy.max_fetch_bytes)
+        data = file_opener(resolved, policy.max_fetch_bytes, inside=str(root))()
     except FileNotFoundError:
         return ImageInput(name=name, problem="no such file under the server's folder")
     except OSError as exc:
