@@ -29,6 +29,8 @@ _EXPORTS = {
     "IncompleteModelError": "errors",
     "DemoModelMissingError": "errors",
     "UnsupportedModelError": "errors",
+    "UnsupportedTaskError": "errors",
+    "FAMILIES": "scoring.families",
     "ModelLoadError": "errors",
     "InvalidQueryError": "errors",
     "QueryImageError": "errors",

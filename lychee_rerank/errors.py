@@ -20,7 +20,11 @@ class DemoModelMissingError(ModelNotFoundError):
 
 
 class UnsupportedModelError(LycheeRerankError):
-    """The model is not a Qwen2.5-VL style image-text model we can rank with."""
+    """The model is not of a family we can rank with (``lychee-rerank models`` lists them)."""
+
+
+class UnsupportedTaskError(LycheeRerankError, ValueError):
+    """The model's family has no recipe for this query/document shape (e.g. MonoQwen2-VL and text documents)."""
 
 
 class ModelLoadError(LycheeRerankError):

@@ -87,9 +87,10 @@ class RunExecutor:
     def __init__(
         self, scorer: Scorer, policy: BatchPolicy, prepare: Callable[[ImageInput], PreparedImage],
         pixels: tuple[int, int], prefetch: int = PREFETCH_BATCHES, reclaimer: MemoryReclaimer | None = None,
-        order_by_size: bool = True,
+        order_by_size: bool = True, factor: int = PATCH_FACTOR,
     ):
         self.scorer = scorer
+        self.factor = factor  # the family's patch × merge: sides are multiples of it
         self.order_by_size = order_by_size
         self.policy = policy
         self.prepare = prepare
@@ -139,8 +140,8 @@ class RunExecutor:
 
     def _image_tokens(self, size: tuple[int, int] | None) -> int:
         if size is None or min(size) < 1:
-            return self.max_pixels // (PATCH_FACTOR * PATCH_FACTOR)  # unknown: planned as the largest
-        return visual_tokens(size, self.max_pixels, self.min_pixels)
+            return self.max_pixels // (self.factor * self.factor)  # unknown: planned as the largest
+        return visual_tokens(size, self.max_pixels, self.min_pixels, self.factor)
 
     # ------------------------------------------------------------ preparing (worker thread)
 
@@ -226,7 +227,8 @@ class RunExecutor:
         image = prepared.image.image
         # Relative to the image's own size: a small image that ran out of memory at max_pixels is already below it.
         pixels = min(self.max_pixels, image.width * image.height)
-        smaller = fit_to_processor(image, max(self.min_pixels, pixels // OOM_RETRY_PIXEL_FACTOR))
+        smaller = fit_to_processor(image, max(self.min_pixels, pixels // OOM_RETRY_PIXEL_FACTOR), self.min_pixels,
+                                   self.factor)
         logger.warning("out of memory on %s; retrying at %dx%d", prepared.document.name, *smaller.size)
         content = replace(prepared.content(), image=smaller)
         try:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); 
 
 # The CSV keeps the contract's columns plus the few extras a spreadsheet user wants.
 CSV_COLUMNS = (
-    *RECORD_KEYS, "text", "index", "mode", "p_yes", "duplicate_of", "scored_size", "max_pixels", "instruction", "notes",
+    *RECORD_KEYS, "text", "index", "mode", "family", "p_yes", "duplicate_of", "scored_size", "max_pixels",
+    "instruction", "notes",
 )
 NOTE_SEPARATOR = "; "  # how a CSV cell holds a result's list of notes
 

@@ -21,8 +21,9 @@ from .runtime import devices
 from .runtime.batching import batch_policy
 from .runtime.loading import LoadedModel, load_model, pixel_budget
 from .runtime.reclaim import MemoryReclaimer
+from .scoring.families import choose_family
 from .scoring.modes import choose_mode, make_scorer
-from .scoring.prompts import resolve_instruction, task_instruction
+from .scoring.prompts import resolve_instruction
 from .scoring.vision_cache import shared_cache
 from .settings import DEFAULT_MAX_IMAGES, GPU_MEMORY_RESERVE_GIB, PARSE_SKIPPED, PREFETCH_BATCHES
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 class Reranker:
-    """Ranks images against a text query with a Qwen2.5-VL based model.
+    """Ranks images against a text query with a multimodal reranker, by its family's published recipe.
 
     Create it with :meth:`from_pretrained`; call :meth:`rank`. One instance can
     be shared by several threads: runs are serialised by a lock.
@@ -39,7 +40,7 @@ class Reranker:
     def __init__(
         self, loaded_model: LoadedModel, *, mode: str = "auto", max_pixels: int | None = None,
         min_pixels: int | None = None, batch_size: int | str = 1, max_images: int = DEFAULT_MAX_IMAGES,
-        vision_cache_mib: float | None = None, prefetch_batches: int = PREFETCH_BATCHES,
+        vision_cache_mib: float | None = None, prefetch_batches: int = PREFETCH_BATCHES, family: str | None = None,
     ):
         batch_policy(batch_size, loaded_model.model, "cpu")  # refuses a bad batch_size now, not mid-run
         if prefetch_batches < 0:
@@ -47,10 +48,17 @@ class Reranker:
         self.loaded_model = loaded_model
         self.model = loaded_model.model
         self.processor = loaded_model.processor
-        self.min_pixels, self.max_pixels = pixel_budget(self.model.config, max_pixels, min_pixels)
-        self.mode = choose_mode(mode, self.model.config, self.processor.tokenizer, loaded_model.name)
+        config = self.model.config
+        self.family = choose_family(config, loaded_model.name, family)
+        self.geometry = self.family.geometry(config.model_type)
+        self.min_pixels, self.max_pixels = pixel_budget(
+            config, max_pixels, min_pixels, defaults=self.family.default_pixels(config.model_type, self.processor),
+            factor=self.geometry.factor,
+        )
+        self.mode = choose_mode(mode, self.family, self.processor.tokenizer)
         self.scorer = make_scorer(
-            self.mode, self.model, self.processor, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+            self.mode, self.family, self.model, self.processor, min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels, geometry=self.geometry,
         )
         self.scorer.vision_cache = shared_cache(loaded_model, vision_cache_mib, loaded_model.device)
         self.batch_size = batch_size
@@ -67,7 +75,7 @@ class Reranker:
         batch_size: int | str = 1, attn_implementation: str = "sdpa", quantization: str | None = None,
         max_gpu_memory: float | None = None, memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB,
         max_images: int = DEFAULT_MAX_IMAGES, vision_cache_mib: float | None = None,
-        prefetch_batches: int = PREFETCH_BATCHES,
+        prefetch_batches: int = PREFETCH_BATCHES, family: str | None = None,
     ) -> Reranker:
         """Load a reranker from a hub id, a local folder, or ``"demo"`` (the bundled demo model).
 
@@ -79,12 +87,13 @@ class Reranker:
             device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
             device_map: passed to transformers; ``"auto"`` keeps ``memory_reserve_gib`` free on
                 each GPU and reports layers that spill to the CPU.
-            mode: ``"auto"`` (yes/no for rerankers, generate for plain Instruct models),
-                ``"yesno"`` or ``"generate"``.
+            mode: ``"auto"`` (the family's judge for rerankers, generate for plain Instruct models),
+                ``"yesno"`` (the family's judge) or ``"generate"``.
             max_pixels: the largest image area the model sees; None means the model's own: what its
-                folder declares (``lychee_reranker.max_pixels`` in config.json), else the published
-                recipe's 1280·28². Images are sized as the recipe sizes them and the processor applies it.
-            min_pixels: the smallest image area, likewise (the recipe's 4·28²).
+                folder declares (``lychee_reranker.max_pixels`` in config.json), else its family's published
+                recipe (1280·28² for lychee, 1800·32² for Qwen3-VL-Reranker, the processor's own for MonoQwen2-VL).
+                Images are sized as the family's recipe sizes them.
+            min_pixels: the smallest image area, likewise (the recipe's 4·28² or 4·32²).
             batch_size: documents per forward pass, or ``"auto"``: on a GPU as many (of similar size) as a
                 token budget from free GPU memory allows, halved after an out-of-memory error; 1 on the CPU.
             attn_implementation: ``"sdpa"``, ``"eager"`` or ``"flash_attention_2"``.
@@ -96,10 +105,13 @@ class Reranker:
                 same images skips the tower (yes/no mode); None: 256 on the CPU, 10% of free GPU memory; 0: off.
             prefetch_batches: batches decoded and preprocessed ahead of the model on a worker thread,
                 so the GPU does not wait on the CPU; 0 runs everything on the calling thread.
+            family: the model family whose recipe scores (``lychee``, ``qwen3-vl-reranker``, ``monoqwen2-vl``,
+                ``instruct``; ``lychee_rerank.FAMILIES``); None or ``"auto"``: from the model's config and name.
 
         Returns:
             A Reranker holding the loaded model. Raises ModelNotFoundError, IncompleteModelError,
-            UnsupportedModelError, ModelLoadError or InvalidSettingError, each saying how to fix the call.
+            UnsupportedModelError (an architecture no family runs on), ModelLoadError or InvalidSettingError,
+            each saying how to fix the call.
 
         Example::
 
@@ -114,6 +126,7 @@ class Reranker:
         return cls(
             loaded_model, mode=mode, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size,
             max_images=max_images, vision_cache_mib=vision_cache_mib, prefetch_batches=prefetch_batches,
+            family=family,
         )
 
     @property
@@ -128,7 +141,8 @@ class Reranker:
         """Where and how the model runs, for the app's settings panel and the CLI log."""
         loaded, cache = self.loaded_model, self.scorer.vision_cache
         return {
-            "model": loaded.name, "path": loaded.path, "mode": self.mode, "device": loaded.device,
+            "model": loaded.name, "path": loaded.path, "family": self.family.name, "mode": self.mode,
+            "device": loaded.device, "patch_factor": self.geometry.factor,
             "dtype": str(loaded.dtype).replace("torch.", ""), "min_pixels": self.min_pixels,
             "max_pixels": self.max_pixels, "batch_size": self.batch_size, "vram_gib": devices.vram_in_use_gib(),
             "vision_cache": cache.stats() if cache else None, "notes": list(loaded.notes),
@@ -207,9 +221,10 @@ class Reranker:
         check_image_count(len(documents), self.max_images, "the documents given")
         content, warnings = prepare_query(query, query_image, self._count_tokens, self._prepare)
         kinds = {document.kind for document in documents}
-        default = task_instruction(content.kind, "text" if kinds == {"text"} else "image")
+        self.family.check_shape(content.kind, kinds)
+        default = self.family.default_instruction(content.kind, "text" if kinds == {"text"} else "image")
         run = Run(content, resolve_instruction(instruction, default), documents, on_progress, self.mode,
-                  self.max_pixels)
+                  self.max_pixels, family=self.family.name)
         self._acquire(on_wait)
         try:
             stats = self._execute(run, should_stop)
@@ -220,7 +235,8 @@ class Reranker:
                 run.results[index] = run.skipped(index)
         ranked = rank_results(run.results.values())
         ranking = Ranking(ranked, mode=self.mode, query=content.text or "", warnings=warnings,
-                          stopped=stats.stopped or stats.failure is not None, stats=stats.as_dict())
+                          stopped=stats.stopped or stats.failure is not None, stats=stats.as_dict(),
+                          family=self.family.name)
         if stats.failure is not None:
             done = len(documents) - sum(1 for result in ranked if result.parse_method == PARSE_SKIPPED)
             raise ScoringFailedError(
@@ -242,9 +258,11 @@ class Reranker:
         policy = batch_policy(self.batch_size, self.model, self.loaded_model.device)  # free memory now, per run
         executor = RunExecutor(
             self.scorer, policy, self._prepare, (self.min_pixels, self.max_pixels), self.prefetch_batches,
-            self._reclaimer, order_by_size=self.order_by_size,
+            self._reclaimer, order_by_size=self.order_by_size, factor=self.geometry.factor,
         )
         return executor.execute(run, should_stop)
 
     def _prepare(self, source: ImageInput) -> PreparedImage:
-        return prepare_image(source, max_pixels=self.max_pixels, min_pixels=self.min_pixels, recipe_sizing=True)
+        return prepare_image(
+            source, max_pixels=self.max_pixels, min_pixels=self.min_pixels, recipe_sizing=True, geometry=self.geometry
+        )

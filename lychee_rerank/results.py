@@ -45,6 +45,7 @@ class RankResult:
     warning: str | None = None
     path: str | None = None
     mode: str = ""
+    family: str = ""  # the model family whose recipe scored it (lychee, qwen3-vl-reranker, ...)
     p_yes: float | None = None
     p_no: float | None = None
     scored_size: tuple[int, int] | None = None
@@ -90,16 +91,17 @@ class Ranking(list):
 
     ``mode`` is the scoring mode used, ``query`` the query as the model saw it,
     ``warnings`` run-wide warnings (query truncated), ``stopped`` whether the run
-    was stopped early, ``stats`` how the model was used (batches, tokens, padding). Slicing and
-    :meth:`top` keep these attributes.
+    was stopped early, ``stats`` how the model was used (batches, tokens, padding), ``family`` the
+    model family whose recipe scored. Slicing and :meth:`top` keep these attributes.
     """
 
     def __init__(
         self, results: Iterable[RankResult], *, mode: str, query: str, warnings: list[str], stopped: bool,
-        stats: dict[str, Any] | None = None,
+        stats: dict[str, Any] | None = None, family: str = "",
     ):
         super().__init__(results)
         self.mode = mode
+        self.family = family
         self.query = query
         self.warnings = list(warnings)
         self.stopped = stopped
@@ -125,4 +127,4 @@ class Ranking(list):
 
     def _like(self, results: Iterable[RankResult]) -> Ranking:
         return Ranking(results, mode=self.mode, query=self.query, warnings=self.warnings, stopped=self.stopped,
-                       stats=self.stats)
+                       stats=self.stats, family=self.family)

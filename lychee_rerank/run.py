@@ -88,6 +88,7 @@ class Run:
     on_progress: ProgressCallback | None
     mode: str
     max_pixels: int
+    family: str = ""
     results: dict[int, RankResult] = field(default_factory=dict)
     first_by_digest: dict[str, int] = field(default_factory=dict)
 
@@ -106,7 +107,7 @@ class Run:
             rank=0, index=index, name=prepared.document.name, score=score.score, raw_output=score.raw_output,
             parse_method=score.parse_method,
             warning=join_warnings(image and image.warning, prepared.problem, score.warning),
-            path=prepared.document.path, mode=self.mode, p_yes=score.p_yes, p_no=score.p_no,
+            path=prepared.document.path, mode=self.mode, family=self.family, p_yes=score.p_yes, p_no=score.p_no,
             scored_size=score.scored_size, original_size=image.original_size if image is not None else None,
             notes=notes, text=prepared.document.text, instruction=self.instruction, max_pixels=self.max_pixels,
             digest=prepared.digest,
@@ -125,6 +126,6 @@ class Run:
         return RankResult(
             rank=0, index=index, name=document.name, score=0.0, raw_output="", parse_method=PARSE_SKIPPED,
             warning=STOPPED_WARNING.format(kind="text" if document.kind == "text" else "image"),
-            path=document.path, mode=self.mode, text=document.text,
+            path=document.path, mode=self.mode, family=self.family, text=document.text,
             instruction=self.instruction, max_pixels=self.max_pixels,
         )

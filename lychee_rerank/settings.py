@@ -77,4 +77,3 @@ IMAGE_TYPES = tuple(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS))  # a si
 DEMO_ALIAS = "demo"
 DEMO_MODEL_DIR = Path(__file__).parent / "demo" / "model"
 DEMO_EXAMPLES_DIR = Path(__file__).parent / "demo" / "examples"
-SUPPORTED_MODEL_TYPES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")

@@ -46,7 +46,8 @@ class ModelHandle:
         with self._lock:
             if key not in self._variants:
                 self._variants[key] = Reranker(
-                    self.base.loaded_model, mode=mode, max_pixels=max_pixels, batch_size=batch_size
+                    self.base.loaded_model, mode=mode, max_pixels=max_pixels, batch_size=batch_size,
+                    family=self.base.family.name,
                 )
             return self._variants[key]
 

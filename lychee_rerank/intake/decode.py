@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from ..geometry import QWEN2_VL, Geometry
 from ..results import join_warnings
 from ..settings import MAX_DECODE_PIXELS, MIN_PIXELS, RECIPE_MAX_PIXELS
 from .colour import normalise_colour
@@ -53,6 +54,7 @@ class _Sizing:
     max_pixels: int
     min_pixels: int
     recipe: bool
+    geometry: Geometry = QWEN2_VL
 
     @property
     def decode_pixels(self) -> int:
@@ -105,54 +107,53 @@ def prepare_image(
     min_pixels: int = MIN_PIXELS,
     max_decode_pixels: int = MAX_DECODE_PIXELS,
     recipe_sizing: bool = False,
+    geometry: Geometry = QWEN2_VL,
 ) -> PreparedImage:
     """Decode ``source`` safely; never raises for a bad image (gives a placeholder with a warning).
 
     ``max_pixels``/``min_pixels`` bound the size given to the model; with
     ``recipe_sizing`` an image that needs no geometric safety work is sized as the
     published recipe sizes it instead (the processor then applies the bounds).
-    ``max_decode_pixels`` refuses files whose header declares more pixels.
+    ``max_decode_pixels`` refuses files whose header declares more pixels. ``geometry`` is the model
+    family's (sides in multiples of its factor, and its recipe's sizing).
     """
-    sizing = _Sizing(max_pixels, min_pixels, recipe_sizing)
+    sizing = _Sizing(max_pixels, min_pixels, recipe_sizing, geometry)
     if source.problem is not None:
-        return _placeholder(source, source.problem, max_pixels=max_pixels)
+        return _placeholder(source, source.problem, sizing=sizing)
     if source.image is not None:
         return _prepare_given(source, sizing, max_decode_pixels)
     try:
         data = source.read_bytes()
     except Exception as exc:  # noqa: BLE001 - any read failure becomes a placeholder
-        return _placeholder(source, describe_read_error(exc), max_pixels=max_pixels)
+        return _placeholder(source, describe_read_error(exc), sizing=sizing)
     digest = bytes_digest(data)
     if not data:
-        return _placeholder(source, "file is empty (0 bytes)", digest, max_pixels=max_pixels)
+        return _placeholder(source, "file is empty (0 bytes)", digest, sizing=sizing)
     try:
         return _decode(source, data, digest, sizing, max_decode_pixels)
     except Exception as exc:  # noqa: BLE001 - any decoder failure must not end the run
-        return _placeholder(source, describe_decode_error(exc, data), digest, max_pixels=max_pixels)
+        return _placeholder(source, describe_decode_error(exc, data), digest, sizing=sizing)
 
 
-def _placeholder(
-    source: ImageInput, reason: str, digest: str | None = None, *, max_pixels: int | None = None
-) -> PreparedImage:
+def _placeholder(source: ImageInput, reason: str, digest: str | None = None, *, sizing: _Sizing) -> PreparedImage:
     logger.info("%s: %s", source.name, reason)
-    image = Image.new("RGB", PLACEHOLDER_SIZE, PLACEHOLDER_GREY)
-    if max_pixels is not None and PLACEHOLDER_SIZE[0] * PLACEHOLDER_SIZE[1] > max_pixels:
-        image = fit_to_processor(image, max_pixels)
+    image = Image.new("RGB", PLACEHOLDER_SIZE, PLACEHOLDER_GREY)  # 224 px: a multiple of 28 and of 32
+    if PLACEHOLDER_SIZE[0] * PLACEHOLDER_SIZE[1] > sizing.max_pixels:
+        image = fit_to_processor(image, sizing.max_pixels, factor=sizing.geometry.factor)
     return PreparedImage(source, image, [reason], failed=True, digest=digest)
 
 
 def _decode(source: ImageInput, data: bytes, digest: str, sizing: _Sizing, max_decode_pixels: int) -> PreparedImage:
     """Open, check and decode ``data``; exceptions are turned into placeholders by the caller."""
-    max_pixels = sizing.max_pixels
     problem = plugin_problem(data)
     if problem:
-        return _placeholder(source, problem, digest, max_pixels=max_pixels)
+        return _placeholder(source, problem, digest, sizing=sizing)
     with pillow_warnings(max_decode_pixels):
         image = Image.open(io.BytesIO(data), formats=open_formats())
         original = image.size
         problem = _bomb_problem(original, max_decode_pixels)
         if problem:
-            refused = _placeholder(source, problem, digest, max_pixels=max_pixels)
+            refused = _placeholder(source, problem, digest, sizing=sizing)
             refused.original_size, refused.format = original, image.format
             return refused
         frames = _frame_count(image)
@@ -173,7 +174,7 @@ def _prepare_given(source: ImageInput, sizing: _Sizing, max_decode_pixels: int) 
     assert image is not None
     problem = _bomb_problem(image.size, max_decode_pixels)
     if problem:
-        return _placeholder(source, problem, max_pixels=sizing.max_pixels)
+        return _placeholder(source, problem, sizing=sizing)
     try:
         with pillow_warnings(max_decode_pixels):
             frames = _frame_count(image)
@@ -184,23 +185,26 @@ def _prepare_given(source: ImageInput, sizing: _Sizing, max_decode_pixels: int) 
         prepared.decoded_size = image.size
         return _finish(prepared, image, frames, owned=False, sizing=sizing)
     except Exception as exc:  # noqa: BLE001 - a lazily loaded PIL image can still fail to decode
-        return _placeholder(source, describe_decode_error(exc, b""), max_pixels=sizing.max_pixels)
+        return _placeholder(source, describe_decode_error(exc, b""), sizing=sizing)
 
 
 def _finish(prepared: PreparedImage, image: Image.Image, frames: int, *, owned: bool, sizing: _Sizing) -> PreparedImage:
     """Orientation, colour and size normalisation of a decoded image."""
     if image.width < 1 or image.height < 1:
         reason = "image has zero width or height"
-        return _placeholder(prepared.source, reason, prepared.digest, max_pixels=sizing.max_pixels)
+        return _placeholder(prepared.source, reason, prepared.digest, sizing=sizing)
     if frames > 1:  # phones' multi-picture JPEGs (depth maps, previews) are normal: a note, not a warning
         (prepared.notes if image.format == "MPO" else prepared.warnings).append(_frames_message(image.format, frames))
     image = normalise_colour(
         image, owned=owned, max_pixels=sizing.decode_pixels, notes=prepared.notes, warnings=prepared.warnings
     )
-    if sizing.recipe and not needs_fitting(image.size):
-        prepared.image = recipe_resize(image)
+    factor = sizing.geometry.factor
+    if sizing.recipe and not needs_fitting(image.size, factor):
+        prepared.image = recipe_resize(
+            image, sizing.geometry, min_pixels=sizing.min_pixels, max_pixels=sizing.max_pixels
+        )
         return prepared
-    image, problems, notes = fit_with_report(image, sizing.max_pixels, sizing.min_pixels)
+    image, problems, notes = fit_with_report(image, sizing.max_pixels, sizing.min_pixels, factor)
     prepared.warnings.extend(problems)
     prepared.notes.extend(notes)
     prepared.image = image

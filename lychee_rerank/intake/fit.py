@@ -1,20 +1,21 @@
-"""The size the model sees: a shape the Qwen2.5-VL processor keeps unchanged.
+"""The size the model sees: a shape the model's processor keeps unchanged.
 
-The processor cuts an image into 14 px patches merged 2x2, so it resizes every
-side to a multiple of :data:`~lychee_rerank.settings.PATCH_FACTOR` (28) within
+The processor cuts an image into patches merged 2x2, so it resizes every side to a
+multiple of the family's ``factor`` (:class:`~.geometry.Geometry`: 28 for Qwen2-VL and
+Qwen2.5-VL, 32 for Qwen3-VL; the functions below default to 28) within
 ``min_pixels``/``max_pixels``, and refuses aspect ratios over
 :data:`~lychee_rerank.settings.MAX_ASPECT_RATIO`. Fitting here first means the
 processor never resizes again and never raises:
 
 1. extreme aspect ratios (over :data:`PAD_ASPECT_RATIO`) are shrunk along the
    long side and padded with white, centred (a warning);
-2. images with a side under 28 px are enlarged (a warning: the score may be
+2. images with a side under ``factor`` px are enlarged (a warning: the score may be
    unreliable);
 3. the image is resized to :func:`target_size` (a note when it shrinks).
 
 Images that need neither 1 nor 2 (:func:`needs_fitting`) are sized for scoring
 by :func:`recipe_resize` instead, so they reach the processor exactly as in the
-published recipe and the processor applies the pixel budget itself.
+family's published recipe.
 """
 
 from __future__ import annotations
@@ -23,38 +24,52 @@ import math
 
 from PIL import Image
 
+from ..geometry import QWEN2_VL, SIZE_AS_IS, SIZE_FETCH_BUDGET, Geometry
 from ..settings import MAX_ASPECT_RATIO, MIN_PIXELS, PATCH_FACTOR
 
 PAD_ASPECT_RATIO = 100  # we pad to this, leaving room for rounding sides to 28
 
 
-def needs_fitting(size: tuple[int, int]) -> bool:
-    """Whether an image needs the geometric safety work below (extreme aspect ratio, a side under 28 px)."""
+def needs_fitting(size: tuple[int, int], factor: int = PATCH_FACTOR) -> bool:
+    """Whether an image needs the geometric safety work below (extreme aspect ratio, a side under ``factor``)."""
     width, height = size
-    return max(width, height) / min(width, height) > PAD_ASPECT_RATIO or min(width, height) < PATCH_FACTOR
+    return max(width, height) / min(width, height) > PAD_ASPECT_RATIO or min(width, height) < factor
 
 
-def recipe_resize(image: Image.Image) -> Image.Image:
-    """What the published recipe does to an image before the processor: ``qwen_vl_utils.fetch_image``.
+def recipe_resize(
+    image: Image.Image, geometry: Geometry = QWEN2_VL, *, min_pixels: int = MIN_PIXELS, max_pixels: int | None = None
+) -> Image.Image:
+    """What the family's published recipe does to an image before the processor.
 
-    Sides become multiples of 28 within 4..16384 patches; the processor then resizes
-    to the pixel budget, exactly as for lychee-rerank-mm's own example code.
+    lychee (``fetch``): ``qwen_vl_utils.fetch_image`` makes sides multiples of 28 within 4..16384
+    patches, and the processor then resizes to the pixel budget. Qwen3-VL-Reranker (``fetch-budget``):
+    fetch_image with 16 px patches applies ``min_pixels``/``max_pixels`` itself and the processor
+    keeps the size. MonoQwen2-VL (``as-is``): the RGB image goes to the processor unchanged.
     """
+    if geometry.sizing == SIZE_AS_IS:
+        return image if image.mode == "RGB" else image.convert("RGB")
     # lazy: qwen_vl_utils imports torch (seconds); collecting inputs must not pay for it
     from qwen_vl_utils import fetch_image
 
-    return fetch_image({"image": image})
+    element: dict = {"image": image}
+    if geometry.sizing == SIZE_FETCH_BUDGET:
+        element.update(min_pixels=min_pixels, max_pixels=max_pixels)
+    return fetch_image(element, image_patch_size=geometry.patch_size)
 
 
-def fit_to_processor(image: Image.Image, max_pixels: int, min_pixels: int = MIN_PIXELS) -> Image.Image:
-    """Resize to a size the Qwen2.5-VL processor keeps as is (sides multiple of 28, within pixel bounds).
+def fit_to_processor(
+    image: Image.Image, max_pixels: int, min_pixels: int = MIN_PIXELS, factor: int = PATCH_FACTOR
+) -> Image.Image:
+    """Resize to a size the processor keeps as is (sides multiple of ``factor``, within pixel bounds).
 
     Tiny images are enlarged and extreme aspect ratios padded with white; never raises.
     """
-    return fit_with_report(image, max_pixels, min_pixels)[0]
+    return fit_with_report(image, max_pixels, min_pixels, factor)[0]
 
 
-def fit_with_report(image: Image.Image, max_pixels: int, min_pixels: int) -> tuple[Image.Image, list[str], list[str]]:
+def fit_with_report(
+    image: Image.Image, max_pixels: int, min_pixels: int, factor: int = PATCH_FACTOR
+) -> tuple[Image.Image, list[str], list[str]]:
     """Fit ``image`` for the processor; returns (image, warnings, notes)."""
     problems: list[str] = []
     notes: list[str] = []
@@ -63,15 +78,15 @@ def fit_with_report(image: Image.Image, max_pixels: int, min_pixels: int) -> tup
     width, height = image.size
     ratio = max(width, height) / min(width, height)
     if ratio > PAD_ASPECT_RATIO:
-        image = _pad_to_ratio(_limit_long_side(image, max_pixels), PAD_ASPECT_RATIO)
+        image = _pad_to_ratio(_limit_long_side(image, max_pixels, factor), PAD_ASPECT_RATIO)
         problems.append(
             f"extreme aspect ratio ({width}×{height}, {ratio:.0f}:1): padded with white to "
             f"{PAD_ASPECT_RATIO}:1 for the model"
         )
-    if min(image.size) < PATCH_FACTOR:
-        image = _enlarge_short_side(image, PATCH_FACTOR)
+    if min(image.size) < factor:
+        image = _enlarge_short_side(image, factor)
         problems.append(f"very small image ({width}×{height}): enlarged for the model; its score may be unreliable")
-    target = target_size(image.size, max_pixels, min_pixels)
+    target = target_size(image.size, max_pixels, min_pixels, factor)
     if target != image.size:
         if max(target) < max(image.size):
             notes.append(f"resized from {image.width}×{image.height} to {target[0]}×{target[1]}")
@@ -79,7 +94,7 @@ def fit_with_report(image: Image.Image, max_pixels: int, min_pixels: int) -> tup
     return image, problems, notes
 
 
-def target_size(size: tuple[int, int], max_pixels: int, min_pixels: int) -> tuple[int, int]:
+def target_size(size: tuple[int, int], max_pixels: int, min_pixels: int, factor: int = PATCH_FACTOR) -> tuple[int, int]:
     """(width, height) for the model: smart_resize picks the short side, the long side keeps the aspect.
 
     smart_resize rounds both sides independently, which for a 100:1 strip can give 28×4452
@@ -91,25 +106,25 @@ def target_size(size: tuple[int, int], max_pixels: int, min_pixels: int) -> tupl
 
     width, height = size
     min_pixels = max(1, min(min_pixels, max_pixels))
-    new_h, new_w = smart_resize(
-        height, width, factor=PATCH_FACTOR, min_pixels=min_pixels, max_pixels=max(max_pixels, 1)
-    )
-    short = max(PATCH_FACTOR, min(new_h, new_w, math.isqrt(max(max_pixels, 1)) // PATCH_FACTOR * PATCH_FACTOR))
+    new_h, new_w = smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max(max_pixels, 1))
+    short = max(factor, min(new_h, new_w, math.isqrt(max(max_pixels, 1)) // factor * factor))
     ratio = max(width, height) / min(width, height)
-    room = max(PATCH_FACTOR, max_pixels // short // PATCH_FACTOR * PATCH_FACTOR)
-    long = min(max(PATCH_FACTOR, round(short * ratio / PATCH_FACTOR) * PATCH_FACTOR), short * MAX_ASPECT_RATIO, room)
+    room = max(factor, max_pixels // short // factor * factor)
+    long = min(max(factor, round(short * ratio / factor) * factor), short * MAX_ASPECT_RATIO, room)
     return (long, short) if width >= height else (short, long)
 
 
-def visual_tokens(size: tuple[int, int], max_pixels: int, min_pixels: int = MIN_PIXELS) -> int:
-    """How many visual tokens (28x28 merged patches) an image of ``size`` becomes within the pixel bounds."""
-    width, height = target_size(size, max_pixels, min_pixels)
-    return (width // PATCH_FACTOR) * (height // PATCH_FACTOR)
+def visual_tokens(
+    size: tuple[int, int], max_pixels: int, min_pixels: int = MIN_PIXELS, factor: int = PATCH_FACTOR
+) -> int:
+    """How many visual tokens (merged patches of ``factor`` px) an image of ``size`` becomes within the bounds."""
+    width, height = target_size(size, max_pixels, min_pixels, factor)
+    return (width // factor) * (height // factor)
 
 
-def _limit_long_side(image: Image.Image, max_pixels: int) -> Image.Image:
+def _limit_long_side(image: Image.Image, max_pixels: int, factor: int) -> Image.Image:
     """Shrink a very long strip so that padding it to PAD_ASPECT_RATIO stays within max_pixels."""
-    longest = max(PATCH_FACTOR, math.isqrt(max(max_pixels, 1) * PAD_ASPECT_RATIO))
+    longest = max(factor, math.isqrt(max(max_pixels, 1) * PAD_ASPECT_RATIO))
     width, height = image.size
     if max(width, height) <= longest:
         return image

@@ -23,16 +23,14 @@ from ..errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
+from ..scoring.families import SUPPORTED_MODEL_TYPES, unsupported_message
 from ..settings import (
     ATTENTION_IMPLEMENTATIONS,
     DEFAULT_MAX_PIXELS,
     DEMO_ALIAS,
     DEMO_MODEL_DIR,
     GPU_MEMORY_RESERVE_GIB,
-    MIN_PIXELS,
-    PATCH_FACTOR,
     QUANTIZATIONS,
-    SUPPORTED_MODEL_TYPES,
 )
 from . import devices
 
@@ -132,10 +130,7 @@ def load_config(source: str, local_only: bool) -> Any:
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"cannot read the model config at {source}: {exc}") from exc
     if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise UnsupportedModelError(
-            f"{source} is a {config.model_type!r} model; lychee-rerank ranks with Qwen2.5-VL style "
-            f"image-text models ({', '.join(SUPPORTED_MODEL_TYPES)}), e.g. vec-ai/lychee-rerank-mm"
-        )
+        raise UnsupportedModelError(unsupported_message(source, config.model_type))
     return config
 
 
@@ -243,19 +238,23 @@ def _offload_note(offloaded: dict[str, list[str]]) -> str:
     )
 
 
-def pixel_budget(config: Any, max_pixels: int | None = None, min_pixels: int | None = None) -> tuple[int, int]:
-    """(min_pixels, max_pixels) for scoring: the user's if given, else the model's declared ones, else the recipe's.
+def pixel_budget(
+    config: Any, max_pixels: int | None = None, min_pixels: int | None = None, *,
+    defaults: tuple[int, int] = (4 * 28 * 28, DEFAULT_MAX_PIXELS), factor: int = 28,
+) -> tuple[int, int]:
+    """(min_pixels, max_pixels) for scoring: the user's if given, else the model's declared ones, else ``defaults``
+    (the family's recipe: 4·28² and 1280·28² for lychee).
 
     A model folder declares its own scale in the ``lychee_reranker`` block of ``config.json``
-    (``{"max_pixels": ..., "min_pixels": ...}``); the published recipe uses 4·28² and 1280·28².
+    (``{"max_pixels": ..., "min_pixels": ...}``).
     """
     declared = getattr(config, "lychee_reranker", None) or {}
-    maximum = max_pixels or declared.get("max_pixels") or DEFAULT_MAX_PIXELS
+    maximum = max_pixels or declared.get("max_pixels") or defaults[1]
     # a declared minimum never exceeds the user's maximum: asking for fewer pixels must not be an error
-    minimum = min_pixels or min(declared.get("min_pixels") or MIN_PIXELS, maximum)
-    if minimum < PATCH_FACTOR**2 or maximum < minimum:
+    minimum = min_pixels or min(declared.get("min_pixels") or defaults[0], maximum)
+    if minimum < factor**2 or maximum < minimum:
         raise InvalidSettingError(
             f"pixel budget min_pixels={minimum}, max_pixels={maximum} is not valid: both must be at least "
-            f"{PATCH_FACTOR**2} (one 28x28 patch) and max_pixels at least min_pixels"
+            f"{factor**2} (one {factor}x{factor} patch) and max_pixels at least min_pixels"
         )
     return int(minimum), int(maximum)

@@ -8,7 +8,8 @@ chat template and runs the processor (left padding,
 the scorer's pixel budget, tensors on the model's device); ``forward`` only runs
 the model; ``postprocess`` turns the model's output into :class:`Score` objects.
 Each Score carries ``scored_size``: the size of the document image the model saw,
-read from the processor's ``image_grid_thw`` (patches of 14 px), never our intention.
+read from the processor's ``image_grid_thw`` (times the family's patch size: 14 px for
+Qwen2/2.5-VL, 16 px for Qwen3-VL), never our intention.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..settings import DEFAULT_MAX_PIXELS, MIN_PIXELS, PATCH_SIZE
+from ..geometry import QWEN2_VL, SIZE_FETCH_BUDGET, Geometry
+from ..settings import DEFAULT_MAX_PIXELS, MIN_PIXELS
 from .prompts import Content
 from .vision_cache import VisionCache, with_cached_features
 
@@ -49,12 +51,18 @@ class Scorer(ABC):
     reuses_features = False  # True where one forward pass per batch lets cached vision features stand in
 
     def __init__(
-        self, model: Any, processor: Any, *, min_pixels: int = MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS
+        self, model: Any, processor: Any, *, min_pixels: int = MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS,
+        geometry: Geometry = QWEN2_VL,
     ):
         self.model = model
         self.processor = processor
-        # Passed with every call, so variants with other budgets can share one loaded processor.
-        self.size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
+        self.geometry = geometry
+        # Passed with every call, so variants with other budgets can share one loaded processor. Where the
+        # recipe's fetch_image already applied the budget (Qwen3-VL-Reranker), the processor must not resize again.
+        if geometry.sizing == SIZE_FETCH_BUDGET:
+            self.resize: dict[str, Any] = {"do_resize": False}
+        else:
+            self.resize = {"size": {"shortest_edge": min_pixels, "longest_edge": max_pixels}}
         self.vision_cache: VisionCache | None = None  # set by the Reranker; None computes every image
         self.cache_tag = (str(getattr(model, "name_or_path", "")), str(getattr(model, "dtype", "")))
         self.tokenizer_lock = tokenizer_lock(processor)
@@ -90,12 +98,15 @@ class Scorer(ABC):
         ]
         images = [c.image for d in documents for c in (query, d) if c.image is not None]
         with self.tokenizer_lock:
-            batch = self.processor(
-                text=texts, images=images or None, padding=True, return_tensors="pt", size=self.size
-            )
+            batch = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt", **self.resize)
+        batch = self.finish_batch(batch)
         if on_device:
             return batch.to(self.model.device)
         return _pinned(batch) if torch.device(self.model.device).type == "cuda" else batch
+
+    def finish_batch(self, batch: Any) -> Any:
+        """A family's last step on the processor's batch (Qwen3-VL-Reranker cuts rows at its max length)."""
+        return batch
 
     def score(self, query: Pair, documents: list[Pair], instruction: str | None = None) -> list[Score]:
         """Score a batch of documents against ``query``: one Score per document, in order."""
@@ -108,7 +119,7 @@ class Scorer(ABC):
         inputs = inputs.to(self.model.device, non_blocking=True)
         with torch.inference_mode():
             outputs = self.forward(self._model_inputs(inputs, query, documents))
-        sizes = document_sizes(inputs.get("image_grid_thw"), query, documents)
+        sizes = document_sizes(inputs.get("image_grid_thw"), query, documents, self.geometry.patch_size)
         return [replace(score, scored_size=size) for score, size in zip(self.postprocess(outputs), sizes)]
 
     def _model_inputs(self, inputs: Any, query: Content, documents: list[Content]) -> Any:
@@ -150,9 +161,9 @@ def as_content(item: Pair) -> Content:
 
 
 def document_sizes(
-    image_grid_thw: torch.Tensor | None, query: Content, documents: list[Content]
+    image_grid_thw: torch.Tensor | None, query: Content, documents: list[Content], patch_size: int
 ) -> list[tuple[int, int] | None]:
-    """(width, height) in pixels of each document image the model saw (its grid of 14-px patches)."""
+    """(width, height) in pixels of each document image the model saw (its grid of ``patch_size`` patches)."""
     rows = iter(image_grid_thw.tolist() if image_grid_thw is not None else [])
     sizes: list[tuple[int, int] | None] = []
     for document in documents:
@@ -162,5 +173,5 @@ def document_sizes(
             sizes.append(None)
             continue
         _, height, width = next(rows)
-        sizes.append((int(width) * PATCH_SIZE, int(height) * PATCH_SIZE))
+        sizes.append((int(width) * patch_size, int(height) * patch_size))
     return sizes

@@ -6,7 +6,9 @@ Entries are keyed by (image digest, grid, model, dtype) and held in a bounded LR
 (bytes); :func:`with_cached_features` swaps a batch's ``pixel_values`` for the
 features (computing only the missing ones) through transformers'
 ``mm_encoder_outputs``, and the model then builds its rotary positions from
-``image_grid_thw`` as usual.
+``image_grid_thw`` as usual. An entry is a tuple of tensors: the merged features,
+then (Qwen3-VL) one deepstack feature map per deepstack layer, which its language
+model adds at those layers.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ class VisionCache:
         self.max_bytes = max_bytes
         self.bytes = 0
         self.hits = self.misses = 0
-        self._entries: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[torch.Tensor, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: tuple) -> torch.Tensor | None:
+    def get(self, key: tuple) -> tuple[torch.Tensor, ...] | None:
         with self._lock:
             found = self._entries.get(key)
             if found is None:
@@ -47,18 +49,18 @@ class VisionCache:
             self.hits += 1
             return found
 
-    def put(self, key: tuple, features: torch.Tensor) -> None:
-        size = features.numel() * features.element_size()
+    def put(self, key: tuple, features: tuple[torch.Tensor, ...]) -> None:
+        size = _nbytes(features)
         if size > self.max_bytes:
             return  # larger than the whole cache: never kept
         with self._lock:
             if key in self._entries:
                 return
-            self._entries[key] = features.detach()
+            self._entries[key] = tuple(f.detach() for f in features)
             self.bytes += size
             while self.bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
-                self.bytes -= evicted.numel() * evicted.element_size()
+                self.bytes -= _nbytes(evicted)
 
     def stats(self) -> dict[str, Any]:
         return {"entries": len(self), "mib": self.bytes / MIB, "max_mib": self.max_bytes / MIB,
@@ -108,14 +110,37 @@ def with_cached_features(
             first_of.setdefault(identities[i], i)
     if first_of:
         missing = list(first_of.values())
-        computed = model.model.get_image_features(
+        output = model.model.get_image_features(
             torch.cat([chunks[i] for i in missing]), grids[missing], return_dict=True
-        ).pooler_output
-        by_identity = dict(zip(first_of, computed))
+        )
+        by_identity = dict(zip(first_of, _per_image(output)))
         for identity, feature in by_identity.items():
             if entry_keys[first_of[identity]]:
                 cache.put(identity, feature)
         features = [found if found is not None else by_identity[identities[i]] for i, found in enumerate(features)]
     batch = {name: value for name, value in inputs.items() if name != "pixel_values"}
-    batch["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=tuple(features))}
+    batch["mm_encoder_outputs"] = {"image": _encoder_output(features)}
     return batch
+
+
+def _nbytes(features: tuple[torch.Tensor, ...]) -> int:
+    return sum(f.numel() * f.element_size() for f in features)
+
+
+def _per_image(output: Any) -> list[tuple[torch.Tensor, ...]]:
+    """The vision output split per image: (features, *deepstack features per layer)."""
+    deepstack = getattr(output, "deepstack_features", None) or []
+    return [(pooled, *(layer[i] for layer in deepstack)) for i, pooled in enumerate(output.pooler_output)]
+
+
+def _encoder_output(features: list[tuple[torch.Tensor, ...]]) -> BaseModelOutputWithPooling:
+    """What the language model takes as ``mm_encoder_outputs["image"]`` (with deepstack features for Qwen3-VL)."""
+    pooled = tuple(f[0] for f in features)
+    layers = len(features[0]) - 1 if features else 0
+    if not layers:
+        return BaseModelOutputWithPooling(pooler_output=pooled)
+    # lazy: only Qwen3-VL models have deepstack features
+    from transformers.models.qwen3_vl.modeling_qwen3_vl import BaseModelOutputWithDeepstackFeatures
+
+    deepstack = [tuple(f[1 + layer] for f in features) for layer in range(layers)]
+    return BaseModelOutputWithDeepstackFeatures(pooler_output=pooled, deepstack_features=deepstack)

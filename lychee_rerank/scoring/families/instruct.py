@@ -1,0 +1,16 @@
+"""Plain Qwen2-VL / Qwen2.5-VL / Qwen3-VL Instruct models: they write a score in words (generate mode)."""
+
+from __future__ import annotations
+
+from ..yesno import YesNoScorer
+from .base import Family
+
+FAMILY = Family(
+    name="instruct",
+    title="Qwen-VL Instruct",
+    model_types=("qwen2_5_vl", "qwen2_vl", "qwen3_vl"),
+    scorer=YesNoScorer,  # only with mode="yesno": lychee's judge prompt on a model not trained for it
+    judge=False,
+    max_tokens=1280,
+    summary="asks for a 0-10 score and reads it with the tolerant parser (generate mode)",
+)
