@@ -47,6 +47,14 @@ def qwen_vocab_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_qwen3_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random Qwen3-VL marked as a reranker: the Qwen3-VL-Reranker family by its architecture."""
+    from lychee_rerank.demo.qwen3_architecture import save_random_qwen3_model
+
+    return save_random_qwen3_model(tmp_path_factory.mktemp("tiny-qwen3"), seed=4)
+
+
+@pytest.fixture(scope="session")
 def tiny_reranker(tiny_reranker_dir: Path):
     """One loaded yes/no Reranker shared by the tests that only read from it."""
     from lychee_rerank import Reranker
