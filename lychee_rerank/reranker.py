@@ -75,7 +75,7 @@ class Reranker:
         batch_size: int | str = 1, attn_implementation: str = "sdpa", quantization: str | None = None,
         max_gpu_memory: float | None = None, memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB,
         max_images: int = DEFAULT_MAX_IMAGES, vision_cache_mib: float | None = None,
-        prefetch_batches: int = PREFETCH_BATCHES, family: str | None = None,
+        prefetch_batches: int = PREFETCH_BATCHES, family: str | None = None, base_model: str | None = None,
     ) -> Reranker:
         """Load a reranker from a hub id, a local folder, or ``"demo"`` (the bundled demo model).
 
@@ -107,6 +107,8 @@ class Reranker:
                 so the GPU does not wait on the CPU; 0 runs everything on the calling thread.
             family: the model family whose recipe scores (``lychee``, ``qwen3-vl-reranker``, ``monoqwen2-vl``,
                 ``instruct``; ``lychee_rerank.FAMILIES``); None or ``"auto"``: from the model's config and name.
+            base_model: for a LoRA adapter (MonoQwen2-VL): the base model's hub id or folder; None: the one
+                the adapter names. Adapters need the ``adapters`` extra (peft).
 
         Returns:
             A Reranker holding the loaded model. Raises ModelNotFoundError, IncompleteModelError,
@@ -122,6 +124,7 @@ class Reranker:
         loaded_model = load_model(
             name_or_path, dtype=dtype, device=device, device_map=device_map, attn_implementation=attn_implementation,
             quantization=quantization, reserve_gib=memory_reserve_gib, max_gpu_memory_gib=max_gpu_memory,
+            base_model=base_model,
         )
         return cls(
             loaded_model, mode=mode, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size,

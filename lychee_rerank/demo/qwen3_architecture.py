@@ -137,7 +137,7 @@ def save_random_qwen3_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    tokenizer = tokenizer or train_tokenizer(shape.tokenizer_vocab, ["True False"])
+    tokenizer = tokenizer or train_tokenizer(shape.tokenizer_vocab)
     new_qwen3_model(build_qwen3_config(shape, tokenizer, reranker=reranker)).save_pretrained(out)
     build_qwen3_processor(tokenizer).save_pretrained(out)
     logger.info("built %s at %s", shape.note, out)
@@ -151,7 +151,8 @@ def save_random_qwen2_vl_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    tokenizer = tokenizer or train_tokenizer(600, ["True False True False"])
+    # MonoQwen reads "True"/"False" from the vocabulary: repeated lines make both whole tokens
+    tokenizer = tokenizer or train_tokenizer(800, ["False", "True"] * 20)
     ids = _ids(tokenizer)
     head_dim = hidden // 4
     config = Qwen2VLConfig(

@@ -33,6 +33,7 @@ from ..settings import (
     QUANTIZATIONS,
 )
 from . import devices
+from .adapters import adapter_base, adapter_folder, attach_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +178,17 @@ def load_model(
     quantization: str | None = None,
     reserve_gib: float = GPU_MEMORY_RESERVE_GIB,
     max_gpu_memory_gib: float | None = None,
+    base_model: str | None = None,
 ) -> LoadedModel:
-    """Load model + processor the way users run them; raise typed errors that say the fix."""
-    source, local_only = resolve_model_path(name_or_path)
+    """Load model + processor the way users run them; raise typed errors that say the fix.
+
+    A LoRA adapter (a folder or cached hub id with ``adapter_config.json``) loads its base model
+    (``base_model``, else the one the adapter names) with the base's processor, then the adapter.
+    """
+    adapter = adapter_folder(name_or_path)
+    if adapter is None and base_model:
+        raise InvalidSettingError(f"--base-model is for LoRA adapters, and {name_or_path} is not one; leave it out")
+    source, local_only = resolve_model_path(adapter_base(adapter, base_model) if adapter else name_or_path)
     load_config(source, local_only)
     resolved_device = devices.resolve_device(device)
     torch_dtype, notes = devices.resolve_dtype(dtype, resolved_device)
@@ -193,6 +202,8 @@ def load_model(
     if quant is not None:
         kwargs["quantization_config"] = quant
     processor, model = _load(name_or_path, source, local_only, kwargs)
+    if adapter is not None:
+        model = attach_adapter(model, adapter)
     processor.tokenizer.padding_side = "left"  # the last position must be real for every row
     offloaded = devices.offloaded_modules(getattr(model, "hf_device_map", None))
     if offloaded:

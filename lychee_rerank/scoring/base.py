@@ -67,6 +67,11 @@ class Scorer(ABC):
         self.cache_tag = (str(getattr(model, "name_or_path", "")), str(getattr(model, "dtype", "")))
         self.tokenizer_lock = tokenizer_lock(processor)
 
+    @classmethod
+    def has_answer_tokens(cls, tokenizer: Any) -> bool:
+        """Whether ``tokenizer`` has the tokens this scorer reads its score from (generate mode reads text)."""
+        return True
+
     @abstractmethod
     def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
         """The chat conversation for one (query, document) pair."""

@@ -10,17 +10,15 @@ from ..settings import MODE_AUTO, MODE_GENERATE, MODE_YESNO, MODES
 from .base import Scorer
 from .families import Family
 from .generate import GenerateScorer
-from .yesno import single_token_id
 
 
 def choose_mode(mode: str, family: Family, tokenizer: Any) -> str:
-    """auto -> the family's judge (yesno) when its answer words are single tokens; generate otherwise."""
+    """auto -> the family's judge (yesno) when the tokenizer has its answer tokens; generate otherwise."""
     if mode not in MODES:
         raise InvalidSettingError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
     if mode != MODE_AUTO:
         return mode
-    has_tokens = all(single_token_id(tokenizer, word) is not None for word in family.answer_words)
-    return MODE_YESNO if family.judge and has_tokens else MODE_GENERATE
+    return MODE_YESNO if family.judge and family.scorer.has_answer_tokens(tokenizer) else MODE_GENERATE
 
 
 def make_scorer(

@@ -47,6 +47,10 @@ class YesNoScorer(Scorer):
         # Looked up once at load, as Qwen's own rerankers do.
         self.no_id, self.yes_id = yes_no_token_ids(processor.tokenizer)
 
+    @classmethod
+    def has_answer_tokens(cls, tokenizer: Any) -> bool:
+        return single_token_id(tokenizer, "yes") is not None and single_token_id(tokenizer, "no") is not None
+
     def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
         return yesno_messages(query, document, instruction)
 

@@ -50,7 +50,6 @@ class Family:
     shapes: frozenset[tuple[str, str]] = ALL_SHAPES  # (query kind, document kind) pairs it can score
     sizing: str | None = None  # overrides the architecture's recipe sizing (MonoQwen2-VL: as-is)
     max_length: int | None = None  # tokens before the generation prompt; longer inputs are cut (Qwen3-VL-Reranker)
-    answer_words: tuple[str, str] = ("no", "yes")  # the judge's two answers, each one token (MonoQwen: False/True)
     checkpoints: tuple[Checkpoint, ...] = ()
     summary: str = ""
 

@@ -43,10 +43,15 @@ class MonoQwenScorer(Scorer):
 
     def __init__(self, model: Any, processor: Any, **budget: Any):
         super().__init__(model, processor, **budget)
-        tokenizer = processor.tokenizer
-        self.false_id, self.true_id = (tokenizer.convert_tokens_to_ids(t) for t in ("False", "True"))
-        if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in (self.false_id, self.true_id):
+        if not self.has_answer_tokens(processor.tokenizer):
             raise UnsupportedModelError("this tokenizer has no 'True'/'False' tokens: it is not MonoQwen2-VL's")
+        vocab = processor.tokenizer.get_vocab()
+        self.false_id, self.true_id = vocab["False"], vocab["True"]  # the recipe's convert_tokens_to_ids
+
+    @classmethod
+    def has_answer_tokens(cls, tokenizer: Any) -> bool:
+        vocab = tokenizer.get_vocab()
+        return "True" in vocab and "False" in vocab
 
     def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
         return monoqwen_messages(query, document)
@@ -74,7 +79,6 @@ FAMILY = Family(
     scorer=MonoQwenScorer,
     max_tokens=None,  # the base model's processor applies its own budget
     sizing=SIZE_AS_IS,
-    answer_words=("False", "True"),
     shapes=frozenset({("text", "image")}),
     checkpoints=(Checkpoint("lightonai/MonoQwen2-VL-v0.1", "2.2B (LoRA on Qwen2-VL-2B-Instruct)", "qwen2-vl-2b",
                             "apache-2.0"),),

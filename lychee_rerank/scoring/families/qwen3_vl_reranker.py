@@ -18,7 +18,7 @@ import torch
 from ...settings import MODE_YESNO, PARSE_FAILED, PARSE_YESNO
 from ..base import Score, Scorer
 from ..prompts import JUDGE_SYSTEM_PROMPT, Content
-from ..yesno import NAN_WARNING, yes_no_token_ids
+from ..yesno import NAN_WARNING, YesNoScorer, yes_no_token_ids
 from .base import Checkpoint, Family
 
 DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
@@ -74,6 +74,8 @@ class Qwen3RerankerScorer(Scorer):
         # Computed once, in the weights' dtype, as the recipe's score head is.
         self.head = (weights[yes_id] - weights[no_id]).detach().unsqueeze(0)
         self.special = set(processor.tokenizer.all_special_ids)
+
+    has_answer_tokens = YesNoScorer.has_answer_tokens  # the same single "yes"/"no" tokens
 
     def messages(self, query: Content, document: Content, instruction: str | None) -> list[dict]:
         return qwen3_messages(query, document, instruction or DEFAULT_INSTRUCTION)
