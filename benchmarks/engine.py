@@ -28,7 +28,7 @@ from requery import FIRST, compare_queries
 from lychee_rerank.export import format_table
 from lychee_rerank.reranker import Reranker
 from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
-from lychee_rerank.settings import BATCH_AUTO, DEFAULT_MAX_PIXELS, PATCH_SIZE
+from lychee_rerank.settings import BATCH_AUTO
 
 from bench_support import (
     DEFAULT_MODEL_CACHE,
@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--image-sizes", default=MIXED_SIZES, help=f"cycled through (default {MIXED_SIZES})")
     parser.add_argument("--batch", type=int, default=4, help="the fixed batch size compared with 1 and auto")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="default: the family's own (1280*28*28 lychee, 1800*32*32 Qwen3-VL-Reranker)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--model-cache", default=str(DEFAULT_MODEL_CACHE))
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/engine.json)")
@@ -82,7 +83,8 @@ def measure(reranker: Reranker, images: list, label: str, flops: tuple[int, int]
     ranking = reranker.rank(FIRST, images)
     seconds = time.perf_counter() - start
     stats = ranking.stats
-    patches = sum((r.scored_size[0] // PATCH_SIZE) * (r.scored_size[1] // PATCH_SIZE)
+    patch = reranker.geometry.patch_size  # 14 px for Qwen2.5-VL, 16 px for Qwen3-VL
+    patches = sum((r.scored_size[0] // patch) * (r.scored_size[1] // patch)
                   for r in ranking if r.scored_size and r.duplicate_of is None)
     work = flops[0] * (stats["tokens"] - stats["padding_tokens"]) + flops[1] * patches
     return {"run": label, "seconds": seconds, "images_per_s": len(images) / seconds, "batches": stats["batches"],

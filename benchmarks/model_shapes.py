@@ -1,20 +1,13 @@
-"""Model shapes for the benchmarks: the published Qwen2.5-VL-7B/3B dimensions and small CPU models.
+"""Model shapes for the benchmarks: the published architectures and small CPU models.
 
-``--model qwen2.5-vl-7b-arch`` (or ``-3b-arch``) builds a model with exactly the
-published architecture but random weights, created directly on the GPU in
+``--model qwen2.5-vl-7b-arch`` (or ``-3b-arch``, ``qwen3-vl-reranker-2b-arch``, ``-8b-arch``)
+builds a model with exactly the published architecture but random weights, created directly on the GPU in
 bfloat16 (no download, no 16 GB of host RAM first), plus a small tokenizer
 trained locally in which ``yes`` and ``no`` are single tokens. The embedding
 table keeps the published 152,064 rows even though the tokenizer is smaller, so
 the compute and memory match the real model. Scores from such a model are
 meaningless; its speed and memory are what a downloaded checkpoint of that
-size shows.
-
-Published dimensions, from the models' ``config.json`` on the Hugging Face hub
-(Qwen/Qwen2.5-VL-7B-Instruct, Qwen/Qwen2.5-VL-3B-Instruct), cross-checked with
-transformers' ``Qwen2_5_VLVisionConfig`` defaults (depth 32, hidden 1280,
-intermediate 3420, 16 heads, window 112, fullatt_block_indexes [7, 15, 23, 31])
-and the 7B module printout (Embedding(152064, 3584), k_proj 3584->512, i.e.
-4 KV heads of 128, gate_proj 3584->18944).
+size shows. The published dimensions live in ``lychee_rerank.demo.published``.
 """
 
 from __future__ import annotations
@@ -36,57 +29,28 @@ from lychee_rerank.demo.architecture import (
     save_random_model,
     train_tokenizer,
 )
+from lychee_rerank.demo.published import ARCH_TOKENIZER_VOCAB, PUBLISHED_VOCAB_SIZE, QWEN25_VL_3B, QWEN25_VL_7B
+from lychee_rerank.demo.qwen3_architecture import (
+    QWEN3_VL_RERANKER_2B,
+    QWEN3_VL_RERANKER_8B,
+    Qwen3Shape,
+    build_qwen3_config,
+    build_qwen3_processor,
+    new_qwen3_model,
+)
 from lychee_rerank.errors import InvalidSettingError
 from lychee_rerank.runtime.loading import LoadedModel
 from lychee_rerank.settings import DEFAULT_MAX_PIXELS
 
-PUBLISHED_VOCAB_SIZE = 152064
-ARCH_TOKENIZER_VOCAB = 2000  # the locally trained tokenizer; the config keeps the published vocab
-
-
-def _published(name: str, hf_id: str, **dims: Any) -> ModelShape:
-    """A shape with the published vision tower, rope and vocabulary; ``dims`` gives the text decoder."""
-    return ModelShape(
-        name=name,
-        vision_hidden=1280,
-        vision_depth=32,
-        vision_heads=16,
-        vision_intermediate=3420,
-        fullatt_block_indexes=(7, 15, 23, 31),
-        tokenizer_vocab=ARCH_TOKENIZER_VOCAB,
-        vocab_size=PUBLISHED_VOCAB_SIZE,
-        rope_theta=1000000.0,
-        max_position_embeddings=128000,
-        rms_norm_eps=1e-6,
-        mrope_section=(16, 24, 24),
-        tokens_per_second=2,
-        note=f"random weights, {hf_id} architecture",
-        **dims,
-    )
-
-
-QWEN25_VL_7B = _published(
-    "qwen2.5-vl-7b-arch",
-    "Qwen/Qwen2.5-VL-7B-Instruct",
-    text_hidden=3584,
-    text_layers=28,
-    text_heads=28,
-    text_kv_heads=4,
-    text_intermediate=18944,
-    tie_word_embeddings=False,
-)
-QWEN25_VL_3B = _published(
-    "qwen2.5-vl-3b-arch",
-    "Qwen/Qwen2.5-VL-3B-Instruct",
-    text_hidden=2048,
-    text_layers=36,
-    text_heads=16,
-    text_kv_heads=2,
-    text_intermediate=11008,
-    tie_word_embeddings=True,
-)
 PUBLISHED_PARAMS_B = {QWEN25_VL_7B.name: 8.29, QWEN25_VL_3B.name: 3.75}  # the hub's counts, for a sanity check
-ARCH_SHAPES: dict[str, ModelShape] = {shape.name: shape for shape in (QWEN25_VL_7B, QWEN25_VL_3B)}
+# Qwen3-VL-Reranker's published shapes with a locally trained tokenizer and the published 151,936 rows.
+QWEN3_ARCH_SHAPES: dict[str, Qwen3Shape] = {
+    f"{shape.name}-arch": dataclasses.replace(shape, name=f"{shape.name}-arch", tokenizer_vocab=ARCH_TOKENIZER_VOCAB)
+    for shape in (QWEN3_VL_RERANKER_2B, QWEN3_VL_RERANKER_8B)
+}
+ARCH_SHAPES: dict[str, ModelShape | Qwen3Shape] = {
+    **{shape.name: shape for shape in (QWEN25_VL_7B, QWEN25_VL_3B)}, **QWEN3_ARCH_SHAPES,
+}
 
 # ~47M parameters (text 512 wide x 8 layers, vision 384 wide x 8 blocks): the size class of the
 # 41M-parameter reference model the CPU acceptance figures were taken on.
@@ -157,7 +121,7 @@ def count_parameters(config: Any) -> int:
 
 
 def build_random_model(
-    shape: ModelShape,
+    shape: ModelShape | Qwen3Shape,
     *,
     device: str,
     dtype: torch.dtype = torch.bfloat16,
@@ -167,8 +131,12 @@ def build_random_model(
     """Model + processor of ``shape`` with random weights created directly on ``device``, ready for ``Reranker``."""
     tokenizer = train_tokenizer(shape.tokenizer_vocab)
     torch.manual_seed(seed)
-    model = new_model(build_config(shape, tokenizer), device=device, dtype=dtype)
-    processor = build_processor(tokenizer, max_pixels=max_pixels)
+    if isinstance(shape, Qwen3Shape):
+        model = new_qwen3_model(build_qwen3_config(shape, tokenizer), device=device, dtype=dtype)
+        processor = build_qwen3_processor(tokenizer)
+    else:
+        model = new_model(build_config(shape, tokenizer), device=device, dtype=dtype)
+        processor = build_processor(tokenizer, max_pixels=max_pixels)
     processor.tokenizer.padding_side = "left"
     notes = [f"{shape.note}: scores are meaningless, speed and memory are not"]
     return LoadedModel(model, processor, shape.name, f"(built in memory: {shape.name})", device, dtype, notes)

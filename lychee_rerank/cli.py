@@ -1,4 +1,4 @@
-"""The command line: ``lychee-rerank rank ... PATH...``, ``bench``, ``batch`` and ``serve`` (DESIGN.md §2).
+"""The command line: ``lychee-rerank rank ... PATH...``, ``bench``, ``models``, ``batch`` and ``serve`` (DESIGN.md §2).
 
 Argument checks that need no model (an empty query, no images found) run
 before torch is imported, so a mistake is reported at once.
@@ -70,6 +70,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="do not keep the vision tower's output for later queries (saves memory)")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch (default: all cores; fewer on a busy machine is much faster)")
+    parser.add_argument("--family", default=None,
+                        help="the model family whose recipe scores: lychee, qwen3-vl-reranker, monoqwen2-vl, instruct "
+                             "(default: from the model's config and name; see `lychee-rerank models`)")
+    parser.add_argument("--base-model", default=None, metavar="MODEL",
+                        help="for a LoRA adapter such as MonoQwen2-VL: its base model (hub id or folder); "
+                             "default: the one the adapter names")
 
 
 def _rank_parser(subparsers: Any) -> None:
@@ -105,6 +111,29 @@ def _bench_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run_bench)
 
 
+def _models_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "models", help="list the model families and their published checkpoints",
+        description="The families lychee-rerank scores with, each by its authors' recipe, and the GPU memory "
+                    "each checkpoint needs in bfloat16 (counted from its architecture).",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(handler=run_models)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    # lazy: counting parameters builds the architectures (torch, transformers)
+    from .export import format_table
+    from .scoring.families.catalog import HEADERS, catalog_rows, catalog_table
+
+    rows = catalog_rows()
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(format_table(HEADERS, catalog_table(rows)) + "\n")
+    return 0
+
+
 def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """from_pretrained keyword arguments from the shared model options."""
     kwargs: dict[str, Any] = {
@@ -117,6 +146,10 @@ def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.no_vision_cache:
         kwargs["vision_cache_mib"] = 0
+    if args.family:
+        kwargs["family"] = args.family
+    if args.base_model:
+        kwargs["base_model"] = args.base_model
     if args.max_pixels is not None:
         kwargs["max_pixels"] = args.max_pixels
     if args.min_pixels is not None:
@@ -181,7 +214,8 @@ def run_rank(args: argparse.Namespace) -> int:
     from .reranker import Reranker
 
     reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
-    logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
+    logger.info("model %(model)s (family %(family)s) on %(device)s, %(dtype)s, mode %(mode)s, pixels %(min_pixels)d.."
+                "%(max_pixels)d", reranker.describe())
     rank = reranker.rank_texts if args.texts is not None else reranker.rank
     on_progress, close = progress_callback(len(documents))
     try:
@@ -243,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _rank_parser(subparsers)
     _bench_parser(subparsers)
+    _models_parser(subparsers)
     add_batch_parser(subparsers, add_model_options, reranker_kwargs)
     add_serve_parser(subparsers, add_model_options, reranker_kwargs)
     for subparser in subparsers.choices.values():

@@ -144,32 +144,63 @@ def save_random_qwen3_model(
     return out
 
 
+@dataclass(frozen=True)
+class Qwen2VLShape:
+    """The dimensions of a Qwen2-VL (MonoQwen2-VL's base). Defaults give a tiny test model."""
+
+    text_hidden: int = 64
+    text_layers: int = 2
+    text_heads: int = 4
+    text_kv_heads: int = 2
+    text_intermediate: int = 128
+    vision_embed: int = 32
+    vision_depth: int = 2
+    vision_heads: int = 2
+    vision_mlp_ratio: int = 2
+    vocab_size: int | None = None
+    tie_word_embeddings: bool = True
+
+    def mrope_section(self) -> list[int]:
+        half = self.text_hidden // self.text_heads // 2
+        return [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+
+
+# Qwen/Qwen2-VL-2B-Instruct's config.json dimensions (MonoQwen2-VL-v0.1's base).
+QWEN2_VL_2B = Qwen2VLShape(text_hidden=1536, text_layers=28, text_heads=12, text_kv_heads=2, text_intermediate=8960,
+                           vision_embed=1280, vision_depth=32, vision_heads=16, vision_mlp_ratio=4, vocab_size=151936)
+
+
+def build_qwen2_vl_config(shape: Qwen2VLShape, tokenizer: Qwen2Tokenizer) -> Qwen2VLConfig:
+    """A Qwen2VLConfig of ``shape`` with every special-token id taken from ``tokenizer``."""
+    ids = _ids(tokenizer)
+    return Qwen2VLConfig(
+        text_config={
+            "vocab_size": shape.vocab_size or len(tokenizer), "hidden_size": shape.text_hidden,
+            "intermediate_size": shape.text_intermediate, "num_hidden_layers": shape.text_layers,
+            "num_attention_heads": shape.text_heads, "num_key_value_heads": shape.text_kv_heads,
+            "max_position_embeddings": 32768, "rope_parameters": {
+                "rope_type": "default", "rope_theta": 1000000.0, "mrope_section": shape.mrope_section()},
+            "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": shape.tie_word_embeddings,
+        },
+        vision_config={"depth": shape.vision_depth, "embed_dim": shape.vision_embed, "hidden_size": shape.text_hidden,
+                       "num_heads": shape.vision_heads, "mlp_ratio": shape.vision_mlp_ratio},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=shape.tie_word_embeddings,
+    )
+
+
 def save_random_qwen2_vl_model(
-    out_dir: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: Qwen2Tokenizer | None = None,
+    out_dir: str | Path, shape: Qwen2VLShape | None = None, *, seed: int = 0, tokenizer: Qwen2Tokenizer | None = None,
 ) -> Path:
-    """A tiny random Qwen2-VL folder (MonoQwen2-VL's architecture), plain Instruct-style (no reranker mark)."""
+    """A random Qwen2-VL folder (MonoQwen2-VL's architecture), plain Instruct-style (no reranker mark)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     # MonoQwen reads "True"/"False" from the vocabulary: repeated lines make both whole tokens
     tokenizer = tokenizer or train_tokenizer(800, ["False", "True"] * 20)
-    ids = _ids(tokenizer)
-    head_dim = hidden // 4
-    config = Qwen2VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": 2 * hidden,
-            "num_hidden_layers": layers, "num_attention_heads": 4, "num_key_value_heads": 2,
-            "max_position_embeddings": 4096, "rope_parameters": {
-                "rope_type": "default", "rope_theta": 10000.0,
-                "mrope_section": [head_dim // 2 - 2 * (head_dim // 8), head_dim // 8, head_dim // 8]},
-            "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": True,
-        },
-        vision_config={"depth": 2, "embed_dim": 32, "hidden_size": hidden, "num_heads": 2, "mlp_ratio": 2},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=True,
-    )
+    config = build_qwen2_vl_config(shape or Qwen2VLShape(), tokenizer)
     with torch.device("cpu"):
         model = Qwen2VLForConditionalGeneration._from_config(config, dtype=torch.float32, attn_implementation="sdpa")
     model.eval().save_pretrained(out)

@@ -12,7 +12,7 @@ FAMILY = Family(
     scorer=YesNoScorer,
     max_tokens=1280,  # the published recipe's max_pixels = 1280·28²
     checkpoints=(
-        Checkpoint("vec-ai/lychee-rerank-mm", "8.3B", "qwen2.5-vl-7b", "see the model card"),
+        Checkpoint("vec-ai/lychee-rerank-mm", "8.3B", "qwen2.5-vl-7b-arch", "see the model card"),
     ),
     summary="the judge prompt; 10 × p(yes) against p(no) at the last position",
 )
