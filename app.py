@@ -23,6 +23,7 @@ from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, doc_words, t, tr
 from lychee_rerank.errors import DemoModelMissingError, LycheeRerankError
 from lychee_rerank.export import to_csv, to_json
 from lychee_rerank.safe_text import markdown_literal as md
+from lychee_rerank.scoring.families import FAMILIES
 from lychee_rerank.settings import (
     BATCH_AUTO,
     BATCH_CHOICES,
@@ -30,7 +31,6 @@ from lychee_rerank.settings import (
     DTYPE_NAMES,
     IMAGE_TYPES,
     MODES,
-    PATCH_FACTOR,
     PIXEL_PRESETS,
     UPLOAD_TYPES,
 )
@@ -104,6 +104,8 @@ with st.sidebar:
     else:
         st.session_state.setdefault("model", os.environ.get("LYCHEE_MODEL", "demo"))
         st.text_input(tr("model_label"), key="model", help=tr("model_help"))
+    st.selectbox(tr("family_label"), ("auto", *FAMILIES), help=tr("family_help"), key="family",
+                 format_func=lambda f: tr("family_auto") if f == "auto" else f"{FAMILIES[f].title} ({f})")
     st.selectbox(tr("mode_label"), MODES, format_func=lambda m: tr(f"mode_{m}"), key="mode")
     st.selectbox(
         tr("dtype_label"), DTYPE_NAMES, format_func=lambda d: tr("dtype_auto") if d == "auto" else d, key="dtype",
@@ -113,7 +115,7 @@ with st.sidebar:
     st.radio(
         tr("pixels_label"),
         list(PIXEL_PRESETS),
-        format_func=lambda p: tr(f"pixels_{p}", patches=(PIXEL_PRESETS[p] or 0) // PATCH_FACTOR**2),
+        format_func=lambda p: tr(f"pixels_{p}", patches=PIXEL_PRESETS[p] or 0),
         help=tr("pixels_help"),
         key="pixels",
     )
@@ -125,8 +127,9 @@ with st.sidebar:
         model=st.session_state.model.strip(),
         dtype=st.session_state.dtype,
         mode=st.session_state.mode,
-        max_pixels=PIXEL_PRESETS[st.session_state.pixels],
+        pixel_patches=PIXEL_PRESETS[st.session_state.pixels],
         batch_size=st.session_state.batch,
+        family=st.session_state.family,
     )
     info_box = st.container()
 
@@ -154,7 +157,7 @@ try:
     status = model_pool().status(settings.model, settings.dtype)
     with st.spinner(tr(waiting.get(status, "loading"), model=md(page.model_display_name(settings.model)))):
         handle = model_pool().get(settings.model, settings.dtype)
-        reranker = handle.variant(settings.mode, settings.max_pixels, settings.batch_size)
+        reranker = handle.for_settings(settings)
 except Exception as exc:
     model_error = model_error_text(exc)
 if model_error:
@@ -171,8 +174,8 @@ else:
         st.subheader(tr("in_use"))
         st.markdown(
             f"- {tr('info_device')}: `{info['device']}`\n- {tr('info_dtype')}: `{info['dtype']}`\n"
-            f"- {tr('info_mode')}: `{info['mode']}`\n"
-            f"- {tr('info_pixels')}: `{info['max_pixels'] // PATCH_FACTOR**2}×28²`"
+            f"- {tr('info_family')}: `{info['family']}`\n- {tr('info_mode')}: `{info['mode']}`\n"
+            f"- {tr('info_pixels')}: `{info['max_pixels'] // info['patch_factor']**2}×{info['patch_factor']}²`"
             + (f"\n- {tr('info_vram')}: `{info['vram_gib']:.2f} GiB`" if info.get("vram_gib") is not None else "")
         )
         for note in info.get("notes") or []:

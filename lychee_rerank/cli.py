@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .batch.command import add_batch_parser
+from .demo.catalog import add_models_parser
 from .errors import (
     InvalidQueryError,
     InvalidSettingError,
@@ -74,8 +75,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="the model family whose recipe scores: lychee, qwen3-vl-reranker, monoqwen2-vl, instruct "
                              "(default: from the model's config and name; see `lychee-rerank models`)")
     parser.add_argument("--base-model", default=None, metavar="MODEL",
-                        help="for a LoRA adapter such as MonoQwen2-VL: its base model (hub id or folder); "
-                             "default: the one the adapter names")
+                        help="a LoRA adapter's base model (MonoQwen2-VL); default: the one the adapter names")
 
 
 def _rank_parser(subparsers: Any) -> None:
@@ -109,29 +109,6 @@ def _bench_parser(subparsers: Any) -> None:
     parser.add_argument("--instruction", default=None, help="an instruction preset or free text")
     parser.add_argument("--out", default=None, help="JSON file for the full figures (default: none written)")
     parser.set_defaults(handler=run_bench)
-
-
-def _models_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "models", help="list the model families and their published checkpoints",
-        description="The families lychee-rerank scores with, each by its authors' recipe, and the GPU memory "
-                    "each checkpoint needs in bfloat16 (counted from its architecture).",
-    )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.set_defaults(handler=run_models)
-
-
-def run_models(args: argparse.Namespace) -> int:
-    # lazy: counting parameters builds the architectures (torch, transformers)
-    from .export import format_table
-    from .scoring.families.catalog import HEADERS, catalog_rows, catalog_table
-
-    rows = catalog_rows()
-    if args.format == "json":
-        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(format_table(HEADERS, catalog_table(rows)) + "\n")
-    return 0
 
 
 def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -277,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _rank_parser(subparsers)
     _bench_parser(subparsers)
-    _models_parser(subparsers)
+    add_models_parser(subparsers)
     add_batch_parser(subparsers, add_model_options, reranker_kwargs)
     add_serve_parser(subparsers, add_model_options, reranker_kwargs)
     for subparser in subparsers.choices.values():

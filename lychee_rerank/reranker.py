@@ -121,10 +121,13 @@ class Reranker:
             >>> reranker.describe()["mode"], reranker.describe()["device"]
             ('yesno', 'cpu')
         """
+        def check(config: Any) -> None:  # an unsupported architecture or family is refused before any weights load
+            choose_family(config, name_or_path, family)
+
         loaded_model = load_model(
             name_or_path, dtype=dtype, device=device, device_map=device_map, attn_implementation=attn_implementation,
             quantization=quantization, reserve_gib=memory_reserve_gib, max_gpu_memory_gib=max_gpu_memory,
-            base_model=base_model,
+            base_model=base_model, check_config=check,
         )
         return cls(
             loaded_model, mode=mode, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size,

@@ -47,12 +47,13 @@ MAX_ASPECT_RATIO = 200  # qwen_vl_utils / transformers' smart_resize refuse beyo
 # The published recipe's qwen_vl_utils.fetch_image first resizes an image to multiples of 28 within
 # 4..16384 patches of 28x28; the processor then resizes it to the pixel budget.
 RECIPE_MAX_PIXELS = 16384 * PATCH_FACTOR * PATCH_FACTOR
-# The app's image-size presets: "standard" is the model's own budget (None: what its folder
-# declares, else DEFAULT_MAX_PIXELS); the others trade fidelity for speed.
+# The app's image-size presets, in merged patches (visual tokens): "standard" is the model's own
+# budget (None: what its folder declares, else its family's recipe); the others trade fidelity for
+# speed, and become max_pixels = patches × the family's factor² (28² or 32²).
 PIXEL_PRESETS: dict[str, int | None] = {
     "standard": None,
-    "balanced": 640 * PATCH_FACTOR * PATCH_FACTOR,
-    "fast": 256 * PATCH_FACTOR * PATCH_FACTOR,
+    "balanced": 640,
+    "fast": 256,
 }
 DEFAULT_PIXEL_PRESET = "standard"
 

@@ -22,7 +22,7 @@ APP = PACKAGE.parent / "app.py"
 
 # Lower layers never import higher ones; within layer 2 the units are independent of each other.
 LAYERS = {
-    "settings": 0, "errors": 0, "safe_text": 0,
+    "settings": 0, "errors": 0, "safe_text": 0, "geometry": 0,
     "results": 1,
     "intake": 2, "scoring": 2, "runtime": 2,
     "reranker": 3, "run": 3, "execution": 3,

@@ -9,9 +9,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from ..errors import InvalidSettingError
 from ..intake import ImageInput, bytes_digest, image_digest
 from ..reranker import Reranker
 from ..results import RankResult
+from ..scoring.families import FAMILIES
 from ..scoring.query import normalize_query
 from ..settings import BATCH_AUTO, DEFAULT_PIXEL_PRESET, PIXEL_PRESETS
 
@@ -23,8 +25,9 @@ class RunSettings:
     model: str
     dtype: str = "auto"
     mode: str = "auto"
-    max_pixels: int | None = PIXEL_PRESETS[DEFAULT_PIXEL_PRESET]  # None: the model's own
+    pixel_patches: int | None = PIXEL_PRESETS[DEFAULT_PIXEL_PRESET]  # the budget in merged patches; None: the model's
     batch_size: int | str = BATCH_AUTO
+    family: str = "auto"
 
 
 class ModelHandle:
@@ -33,23 +36,34 @@ class ModelHandle:
     def __init__(self, base: Reranker, dtype: str):
         self.base = base
         self.dtype = dtype
-        self._variants: dict[tuple, Reranker] = {("auto", None, base.batch_size): base}
+        self._variants: dict[tuple, Reranker] = {("auto", None, base.batch_size, "auto"): base}
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, model: str, dtype: str = "auto") -> ModelHandle:
         return cls(Reranker.from_pretrained(model, dtype=dtype), dtype)
 
-    def variant(self, mode: str, max_pixels: int | None, batch_size: int | str) -> Reranker:
-        """A Reranker over the same loaded weights with these settings (no reload); max_pixels None: the model's."""
-        key = (mode, max_pixels, batch_size)
+    def for_settings(self, settings: RunSettings) -> Reranker:
+        """The variant a run with ``settings`` uses."""
+        return self.variant(settings.mode, settings.pixel_patches, settings.batch_size, settings.family)
+
+    def variant(self, mode: str, pixel_patches: int | None, batch_size: int | str, family: str = "auto") -> Reranker:
+        """A Reranker over the same loaded weights with these settings (no reload). ``pixel_patches`` is the
+        budget in merged patches (× the family's factor² gives max_pixels); None: the model's own."""
+        key = (mode, pixel_patches, batch_size, family)
         with self._lock:
             if key not in self._variants:
-                self._variants[key] = Reranker(
-                    self.base.loaded_model, mode=mode, max_pixels=max_pixels, batch_size=batch_size,
-                    family=self.base.family.name,
-                )
+                self._variants[key] = self._new(mode, pixel_patches, batch_size, family)
             return self._variants[key]
+
+    def _new(self, mode: str, pixel_patches: int | None, batch_size: int | str, family: str) -> Reranker:
+        chosen = self.base.family.name if family == "auto" else family
+        if chosen not in FAMILIES:
+            raise InvalidSettingError(f"unknown model family {chosen!r}; choose one of {', '.join(FAMILIES)}")
+        factor = FAMILIES[chosen].geometry(self.base.model.config.model_type).factor
+        max_pixels = pixel_patches * factor * factor if pixel_patches else None
+        return Reranker(self.base.loaded_model, mode=mode, max_pixels=max_pixels, batch_size=batch_size,
+                        family=chosen)
 
 
 def input_digest(item: ImageInput) -> str:

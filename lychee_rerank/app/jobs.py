@@ -204,7 +204,7 @@ class Job:
 
     def _score(self) -> None:
         """RUNNING -> DONE, or STOPPED when Stop was pressed (stopped runs are not cached)."""
-        reranker = self.handle.variant(self.settings.mode, self.settings.max_pixels, self.settings.batch_size)
+        reranker = self.handle.for_settings(self.settings)
         self.state, self.scoring_started = RUNNING, time.monotonic()
         rank = reranker.rank_texts if self.texts is not None else reranker.rank
         ranking = rank(

@@ -143,15 +143,23 @@ TEXT: dict[str, dict[str, str]] = {
     "dtype_auto": {"zh": "自动", "en": "Auto"},
     "pixels_label": {"zh": "图片像素预算", "en": "Image pixel budget"},
     "pixels_standard": {"zh": "标准（模型自身设置）", "en": "Standard (the model's own setting)"},
-    "pixels_balanced": {"zh": "均衡（{patches}×28²，更快，精度略降）", "en": "Balanced ({patches}×28², faster, slightly less faithful)"},
-    "pixels_fast": {"zh": "快速（{patches}×28²，最快，精度下降）", "en": "Fast ({patches}×28², fastest, less faithful)"},
+    "pixels_balanced": {"zh": "均衡（{patches} 个图块，更快，精度略降）", "en": "Balanced ({patches} patches, faster, slightly less faithful)"},
+    "pixels_fast": {"zh": "快速（{patches} 个图块，最快，精度下降）", "en": "Fast ({patches} patches, fastest, less faithful)"},
     "pixels_help": {
-        "zh": "标准：使用模型自己的设置（lychee-rerank-mm 为 1280×28²），分数与官方示例代码完全一致。"
-        "更小的预算以保真度换速度：分数会与标准设置不同。",
-        "en": "Standard uses the model's own setting (1280×28² for lychee-rerank-mm): scores equal the model card's "
-        "recipe. Smaller budgets trade fidelity for speed: scores differ from the standard setting.",
+        "zh": "标准：使用模型自己的设置（lychee-rerank-mm 为 1280×28²，Qwen3-VL-Reranker 为 1800×32²），分数与官方示例代码完全一致。"
+        "更小的预算以保真度换速度（图块为模型的 28 或 32 像素块）：分数会与标准设置不同。",
+        "en": "Standard uses the model's own setting (1280×28² for lychee-rerank-mm, 1800×32² for Qwen3-VL-Reranker): "
+        "scores equal the model card's recipe. Smaller budgets trade fidelity for speed (a patch is the model's "
+        "28 or 32 px square): scores differ from the standard setting.",
     },
     "info_pixels": {"zh": "图片像素预算", "en": "Pixel budget"},
+    "info_family": {"zh": "模型家族（评分方法）", "en": "Model family (scoring recipe)"},
+    "family_label": {"zh": "模型家族", "en": "Model family"},
+    "family_help": {
+        "zh": "决定按哪个作者发布的方法评分。自动：由模型自身的设置与名称判断。",
+        "en": "Which authors' published recipe scores. Auto: from the model's own settings and name.",
+    },
+    "family_auto": {"zh": "自动", "en": "Auto"},
     "batch_label": {"zh": "批大小", "en": "Batch size"},
     "demo_banner": {
         "zh": "**当前是内置演示模型。** 它很小，只认得彩色形状（圆形、方形、三角形、星形；红、橙、黄、绿、蓝、紫）。"

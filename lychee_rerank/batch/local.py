@@ -25,7 +25,7 @@ def run_local(job: BatchJob, manifest: Manifest, store: PartStore, done: set[Any
     """Score every manifest row whose id is not in ``done``, writing a part per chunk; returns the seconds
     spent scoring (after the model loaded), from which the job reports its scoring rate."""
     reranker = load_reranker(job.model, job.reranker_options, job.chunk_rows)
-    logger.info("model %(model)s on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
+    logger.info("model %(model)s (family %(family)s) on %(device)s, %(dtype)s, mode %(mode)s", reranker.describe())
     progress = Progress(manifest.rows - len(done), bar=job.progress_bar)
     try:
         for table in manifest.chunks(job.chunk_rows):

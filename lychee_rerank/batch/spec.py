@@ -11,7 +11,7 @@ from ..errors import InvalidSettingError
 ENGINES = ("local", "ray")
 DEFAULT_CHUNK_ROWS = 256
 # The options that decide a score: a resume with other values would mix two jobs in one output.
-SCORE_SETTINGS = ("mode", "dtype", "max_pixels", "min_pixels", "quantization")
+SCORE_SETTINGS = ("mode", "family", "base_model", "dtype", "max_pixels", "min_pixels", "quantization")
 
 
 @dataclass(frozen=True)

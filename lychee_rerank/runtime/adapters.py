@@ -14,6 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import try_to_load_from_cache
+
 from ..errors import ModelLoadError, ModelNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -29,8 +31,6 @@ def adapter_folder(name_or_path: str) -> Path | None:
         return folder if (folder / ADAPTER_CONFIG).is_file() else None
     if name_or_path.count("/") != 1:
         return None
-    from huggingface_hub import try_to_load_from_cache
-
     cached = try_to_load_from_cache(name_or_path, ADAPTER_CONFIG)
     return Path(cached).parent if isinstance(cached, str) else None
 

@@ -6,6 +6,7 @@ import importlib.util
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,7 @@ from ..errors import (
     InvalidSettingError,
     ModelLoadError,
     ModelNotFoundError,
-    UnsupportedModelError,
 )
-from ..scoring.families import SUPPORTED_MODEL_TYPES, unsupported_message
 from ..settings import (
     ATTENTION_IMPLEMENTATIONS,
     DEFAULT_MAX_PIXELS,
@@ -125,14 +124,11 @@ def resolve_model_path(name_or_path: str) -> tuple[str, bool]:
 
 
 def load_config(source: str, local_only: bool) -> Any:
-    """The model's config, refusing architectures we cannot rank with."""
+    """The model's config (``check_config`` in :func:`load_model` then refuses what it cannot rank with)."""
     try:
-        config = AutoConfig.from_pretrained(source, local_files_only=local_only)
+        return AutoConfig.from_pretrained(source, local_files_only=local_only)
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"cannot read the model config at {source}: {exc}") from exc
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise UnsupportedModelError(unsupported_message(source, config.model_type))
-    return config
 
 
 def resolve_attention(attn_implementation: str) -> str:
@@ -179,17 +175,17 @@ def load_model(
     reserve_gib: float = GPU_MEMORY_RESERVE_GIB,
     max_gpu_memory_gib: float | None = None,
     base_model: str | None = None,
+    check_config: Callable[[Any], None] | None = None,
 ) -> LoadedModel:
     """Load model + processor the way users run them; raise typed errors that say the fix.
 
     A LoRA adapter (a folder or cached hub id with ``adapter_config.json``) loads its base model
     (``base_model``, else the one the adapter names) with the base's processor, then the adapter.
+    ``check_config`` sees the config before any weights load (the Reranker refuses unsupported families there).
     """
-    adapter = adapter_folder(name_or_path)
-    if adapter is None and base_model:
-        raise InvalidSettingError(f"--base-model is for LoRA adapters, and {name_or_path} is not one; leave it out")
-    source, local_only = resolve_model_path(adapter_base(adapter, base_model) if adapter else name_or_path)
-    load_config(source, local_only)
+    adapter, source, local_only = _source(name_or_path, base_model)
+    if check_config is not None:
+        check_config(load_config(source, local_only))
     resolved_device = devices.resolve_device(device)
     torch_dtype, notes = devices.resolve_dtype(dtype, resolved_device)
     kwargs: dict[str, Any] = {
@@ -211,6 +207,15 @@ def load_model(
     for note in notes:
         logger.warning(note)
     return LoadedModel(model, processor, name_or_path, source, resolved_device, torch_dtype, notes)
+
+
+def _source(name_or_path: str, base_model: str | None) -> tuple[Path | None, str, bool]:
+    """(the adapter's folder or None, what from_pretrained loads, local_files_only)."""
+    adapter = adapter_folder(name_or_path)
+    if adapter is None and base_model:
+        raise InvalidSettingError(f"--base-model is for LoRA adapters, and {name_or_path} is not one; leave it out")
+    source, local_only = resolve_model_path(adapter_base(adapter, base_model) if adapter else name_or_path)
+    return adapter, source, local_only
 
 
 def _load(name_or_path: str, source: str, local_only: bool, kwargs: dict[str, Any]) -> tuple[Any, Any]:

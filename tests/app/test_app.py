@@ -247,7 +247,7 @@ def test_local_folder_is_hidden_when_not_on_localhost(app_env):
 def slow_handle(tiny_reranker_dir: Path) -> eng.ModelHandle:
     handle = eng.ModelHandle.load(str(tiny_reranker_dir), "auto")
     settings = eng.RunSettings(model="tiny")  # the variant the jobs below use
-    slow_down(handle.variant(settings.mode, settings.max_pixels, settings.batch_size), 0.15)
+    slow_down(handle.for_settings(settings), 0.15)
     return handle
 
 
@@ -298,7 +298,7 @@ def test_progress_says_scoring_then_the_latest_result_and_the_rate(app_env, tiny
     at = open_app()
     handle = eng.ModelHandle.load(str(tiny_reranker_dir), "auto")
     settings = eng.RunSettings(model="tiny")  # the variant new_job's run uses
-    slow_down(handle.variant(settings.mode, settings.max_pixels, settings.batch_size), 1.5)
+    slow_down(handle.for_settings(settings), 1.5)
     job = new_job(handle, eng.Engine(), "red", make_image_folder(tmp_path / "p", corrupt=False)).start()
     assert wait_until(lambda: job.state == jobs.RUNNING, 30)
     at.session_state["lr_job"] = job
@@ -376,7 +376,7 @@ def test_cache_key_depends_on_settings_query_and_images():
     assert key != eng.ScoreCache.key(settings, "blue", None, ["a", "b"])
     assert key != eng.ScoreCache.key(settings, "red", None, ["b", "a"])
     assert key != eng.ScoreCache.key(eng.RunSettings(model="m", mode="generate"), "red", None, ["a", "b"])
-    assert key != eng.ScoreCache.key(eng.RunSettings(model="m", max_pixels=123), "red", None, ["a", "b"])
+    assert key != eng.ScoreCache.key(eng.RunSettings(model="m", pixel_patches=123), "red", None, ["a", "b"])
 
 
 # --- issue 16 bugs (each test failed before its fix) -----------------------------------------------
@@ -640,7 +640,7 @@ def test_texts_are_counted_as_texts_in_recent_runs_and_a_stopped_run_says_what_i
     """Issue 21 bug 10: "400 张" in recent runs for a stopped run that scored 104."""
     at = open_app()
     first = run_to_end(at, "a red circle", folder)
-    variant = first.handle.variant(first.settings.mode, first.settings.max_pixels, first.settings.batch_size)
+    variant = first.handle.for_settings(first.settings)
     slow_down(variant, 0.4)
     try:
         at.text_area(key="query").input("a query stopped early").run()
@@ -717,7 +717,7 @@ def test_the_chinese_page_speaks_chinese_on_cards_and_uploaders(app_env, folder)
 def test_a_new_run_shows_the_previous_results_until_it_has_its_own(app_env, folder):
     at = open_app()
     first = run_to_end(at, "a red circle", folder)
-    variant = first.handle.variant(first.settings.mode, first.settings.max_pixels, first.settings.batch_size)
+    variant = first.handle.for_settings(first.settings)
     slow_down(variant, 1.0)  # the page's own model, slowed: the next run's first image takes a second
     try:
         at.text_area(key="query").input("a blue sky over the previous results").run()  # never scored before

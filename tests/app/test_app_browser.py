@@ -338,7 +338,7 @@ def test_switching_the_language_keeps_every_choice(tiny_reranker_dir: Path):
         choose(page, "打分模式", "生成分数（普通指令模型）")
         choose(page, "指令预设（可选）", "电商主图")
         fast = page.get_by_role("radio", name=re.compile(r"^快速"))
-        page.get_by_text("快速（256×28²").click()
+        page.get_by_text("快速（256 个图块").click()
         sync_api.expect(fast).to_be_checked()
         page.get_by_text("English", exact=True).click()
         sync_api.expect(combobox(page, "Scoring mode")).to_have_value("Generate a score (instruct models)")

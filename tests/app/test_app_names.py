@@ -86,7 +86,7 @@ def test_names_and_queries_are_text_during_and_after_a_run_and_in_recent_runs(ap
     assert_inert(at, str(hostile_folder))
 
     # The live places: the latest image's name and warning, the previous run's query.
-    variant = first.handle.variant(first.settings.mode, first.settings.max_pixels, first.settings.batch_size)
+    variant = first.handle.for_settings(first.settings)
     slow_down(variant, 0.5)
     try:
         at.text_area(key="query").input(f"a blue sky {BEACON}").run()

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import qwen2_tokenizer
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from lychee_rerank import Document, Reranker
 from lychee_rerank.demo.qwen3_architecture import Qwen3Shape, save_random_qwen3_model
+
+from helpers import qwen2_tokenizer
 
 MAX_LENGTH, TAIL = 10_240, 5
 LONG_TEXT = "the quick brown fox jumps over the lazy dog near the river bank. " * 1000  # ~14,000 tokens

@@ -1,4 +1,4 @@
-"""The published checkpoints of every family, for `lychee-rerank models` and the README's table.
+"""``lychee-rerank models``: the published checkpoints of every family (also the README's table).
 
 Parameters are counted from each checkpoint's architecture (built on the meta device), so the
 bfloat16 weight size is computed, not typed in; a run also needs working memory for its images,
@@ -7,10 +7,13 @@ which device_map keeps free (``GPU_MEMORY_RESERVE_GIB``).
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from typing import Any
 
-from ...settings import GPU_MEMORY_RESERVE_GIB
-from . import FAMILIES
+from ..export import format_table
+from ..settings import GPU_MEMORY_RESERVE_GIB
 
 GIB = 1024**3
 HEADERS = ("family", "checkpoint", "parameters", "bf16 weights GiB", "GPU GiB (+reserve)", "modalities", "licence")
@@ -18,8 +21,9 @@ HEADERS = ("family", "checkpoint", "parameters", "bf16 weights GiB", "GPU GiB (+
 
 def catalog_rows() -> list[dict[str, Any]]:
     """One row per published checkpoint, with its parameter count and bfloat16 sizes."""
-    # lazy: building the architectures imports the model classes (torch, transformers)
-    from ...demo.published import parameter_count
+    # lazy: the families and the architectures import torch and transformers; the CLI must start without them
+    from ..scoring.families import FAMILIES
+    from .published import parameter_count
 
     rows = []
     for family in FAMILIES.values():
@@ -39,3 +43,23 @@ def catalog_table(rows: list[dict[str, Any]]) -> list[tuple]:
     """The rows as table cells, in HEADERS order."""
     return [(r["family"], r["checkpoint"], r["parameters_text"], f"{r['bf16_weights_gib']:.1f}",
              f"{r['gpu_gib']:.1f}", r["modalities"], r["licence"]) for r in rows]
+
+
+def add_models_parser(subparsers: Any) -> None:
+    """Register ``models`` on the CLI's ``subparsers``."""
+    parser = subparsers.add_parser(
+        "models", help="list the model families and their published checkpoints",
+        description="The families lychee-rerank scores with, each by its authors' recipe, and the GPU memory "
+                    "each checkpoint needs in bfloat16 (counted from its architecture).",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(handler=run_models)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    rows = catalog_rows()
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(format_table(HEADERS, catalog_table(rows)) + "\n")
+    return 0
