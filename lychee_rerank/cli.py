@@ -30,6 +30,7 @@ from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
 from .serve.command import add_serve_parser
 from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
+from .takeout import add_takeout_options, check_takeout_options, run_takeout
 from .terminal import TerminalFormatter, progress_callback
 
 logger = logging.getLogger("lychee_rerank.cli")
@@ -87,6 +88,7 @@ def _rank_parser(subparsers: Any) -> None:
     parser.add_argument("--max-images", type=int, default=None,
                         help=f"refuse runs with more images (default {DEFAULT_MAX_IMAGES})")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders (recursive) or .zip files")
+    add_takeout_options(parser)
     parser.set_defaults(handler=run_rank)
 
 
@@ -176,6 +178,7 @@ def _quiet_model_loading(args: argparse.Namespace) -> None:
 
 def run_rank(args: argparse.Namespace) -> int:
     _check_query(args)
+    check_takeout_options(args)
     documents = _documents(args)
     # lazy: the reranker imports torch and transformers (seconds); argument errors above come first
     from .reranker import Reranker
@@ -193,6 +196,7 @@ def run_rank(args: argparse.Namespace) -> int:
     finally:
         close()
     _print_ranking(args, ranking)
+    run_takeout(args, ranking)
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .results import RECORD_KEYS, RankResult
 from .safe_text import csv_cell, file_name, terminal_text
+from .sidecars import write_sidecars as write_sidecars  # the library's sidecar writer, beside the other exports
 
 if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); only its type is needed here
     from .intake import ImageInput

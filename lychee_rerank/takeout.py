@@ -1,0 +1,73 @@
+"""``lychee-rerank rank``'s outputs that leave the terminal: XMP sidecars, copies of the picks, groups.
+
+The options are added to the rank parser here and acted on after the ranking is printed, so the
+ranking itself (stdout) is the same with or without them; what was written goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidSettingError
+from .safe_text import terminal_text
+from .sidecars import NAMINGS, RATING_SOURCES, write_sidecars
+
+
+def add_takeout_options(parser: argparse.ArgumentParser) -> None:
+    """The rank subcommand's sidecar, copy-out and grouping options."""
+    group = parser.add_argument_group("taking picks to other tools")
+    group.add_argument("--write-xmp", action="store_true",
+                       help="write an XMP sidecar with a star rating beside each ranked local image")
+    group.add_argument("--xmp-naming", choices=NAMINGS, default="ext",
+                       help="ext: NAME.EXT.xmp (digiKam, darktable, Immich; default); stem: NAME.xmp (Lightroom raw)")
+    group.add_argument("--rating-from", choices=RATING_SOURCES, default="score",
+                       help="score: stars from score bands (default); marks: picks 5, rejects -1 (needs --marks)")
+    group.add_argument("--marks", default=None, metavar="FILE",
+                       help="the CSV or JSON the app downloads (its path and mark columns), for --rating-from marks")
+    group.add_argument("--xmp-label", default=None, metavar="TEXT", help="also set xmp:Label on each sidecar written")
+    group.add_argument("--overwrite-ratings", action="store_true",
+                       help="replace ratings a person set in existing sidecars (kept by default)")
+    group.add_argument("--dry-run", action="store_true", help="list what --write-xmp / --copy-to would write")
+
+
+def check_takeout_options(args: argparse.Namespace) -> None:
+    """Option mistakes that need no model, reported before it loads."""
+    if args.rating_from == "marks" and not args.marks:
+        raise InvalidSettingError("--rating-from marks needs --marks FILE (the CSV or JSON the app downloads)")
+    if args.marks and not Path(args.marks).is_file():
+        raise InvalidSettingError(f"--marks {args.marks}: no such file")
+    if (args.write_xmp or args.dry_run) and args.texts is not None:
+        raise InvalidSettingError("--write-xmp ranks image files; it does not apply to --texts")
+
+
+def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
+    """Write what the options ask for; report it on stderr."""
+    if args.write_xmp:
+        marks = read_marks(Path(args.marks), ranking) if args.marks else None
+        report = write_sidecars(ranking, query=ranking.query, model=args.model, rating_from=args.rating_from,
+                                marks=marks, naming=args.xmp_naming, label=args.xmp_label,
+                                overwrite_ratings=args.overwrite_ratings, dry_run=args.dry_run)
+        _say(report.lines())
+
+
+def read_marks(path: Path, results: Any) -> dict[int, str]:
+    """Input index -> mark, from an app download (CSV or JSON) matched to ``results`` by path."""
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        rows = json.loads(text) if path.suffix.lower() == ".json" else list(csv.DictReader(text.splitlines()))
+    except (json.JSONDecodeError, csv.Error) as exc:
+        raise InvalidSettingError(f"--marks {path}: cannot read it ({exc}); give the app's CSV or JSON") from exc
+    if not rows or not isinstance(rows, list) or not all(isinstance(r, dict) and "mark" in r for r in rows):
+        raise InvalidSettingError(f"--marks {path}: no 'mark' column; download the results from the app after marking")
+    by_path = {str(r.get("path")): r["mark"] for r in rows if r.get("mark") in ("pick", "reject")}
+    return {result.index: by_path[result.path] for result in results if result.path in by_path}
+
+
+def _say(lines: list[str]) -> None:
+    for line in lines:
+        sys.stderr.write(terminal_text(line) + "\n")
