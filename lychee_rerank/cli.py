@@ -30,7 +30,7 @@ from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
 from .serve.command import add_serve_parser
 from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
-from .takeout import add_takeout_options, check_takeout_options, run_takeout
+from .takeout import add_takeout_options, check_takeout_options, run_takeout, shown
 from .terminal import TerminalFormatter, progress_callback
 
 logger = logging.getLogger("lychee_rerank.cli")
@@ -203,7 +203,7 @@ def run_rank(args: argparse.Namespace) -> int:
 def _print_ranking(args: argparse.Namespace, ranking: Any) -> None:
     for warning in ranking.warnings:
         logger.warning(warning)
-    output = FORMATTERS[args.format](ranking.top(args.top_k))
+    output = FORMATTERS[args.format](shown(args, ranking))
     sys.stdout.write(output + ("\n" if args.format != "csv" else ""))
 
 

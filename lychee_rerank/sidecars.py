@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import InvalidSettingError, OutputFolderError, UnsafeSidecarError
+from .outfiles import check_writable
 from .results import RankResult
 from .xmp import LABEL_KEY, RATING_KEY, lychee_key, read_checked, read_fields, write_merged
 
@@ -110,7 +110,8 @@ def write_sidecars(
         if rating is not None:
             _plan_one(result, rating, naming, context, label, overwrite_ratings, report)
     if not dry_run:
-        _check_folders_writable({plan.sidecar.parent for plan in report.planned})
+        check_writable((plan.sidecar.parent for plan in report.planned), "write sidecars",
+                       "Make the folder writable, or copy the picks to a writable folder and rate the copies")
         _write_all(report)
     return report
 
@@ -169,21 +170,6 @@ def _persons(old: Mapping[str, object], key: str, ours: str) -> bool:
 def _xml_text(text: str) -> str:
     """``text`` without the control characters XML 1.0 cannot hold (they would make the sidecar malformed)."""
     return "".join(ch for ch in text if ch >= " " or ch in "\t\n")
-
-
-def _check_folders_writable(folders: Iterable[Path]) -> None:
-    """Create and remove a probe file in each folder: the real test (permissions, read-only mounts, ACLs)."""
-    refused = []
-    for folder in sorted(folders):
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".lychee-probe-", dir=folder)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            refused.append(f"{folder} ({exc.strerror or exc})")
-    if refused:
-        raise OutputFolderError(f"cannot write sidecars in {', '.join(refused)}; nothing was written. Make the"
-                                " folder writable, or copy the picks to a writable folder and rate the copies")
 
 
 def _write_all(report: SidecarReport) -> None:

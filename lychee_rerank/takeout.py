@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .copyout import HOWS, copy_out
 from .errors import InvalidSettingError
 from .safe_text import terminal_text
 from .sidecars import NAMINGS, RATING_SOURCES, write_sidecars
@@ -32,6 +33,12 @@ def add_takeout_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--xmp-label", default=None, metavar="TEXT", help="also set xmp:Label on each sidecar written")
     group.add_argument("--overwrite-ratings", action="store_true",
                        help="replace ratings a person set in existing sidecars (kept by default)")
+    group.add_argument("--min-score", type=float, default=None, metavar="S",
+                       help="print (and copy) only results scoring at least S")
+    group.add_argument("--copy-to", default=None, metavar="DIR",
+                       help="copy the results shown (--top-k, --min-score) into DIR, never overwriting, + manifest")
+    group.add_argument("--copy-how", choices=HOWS, default="copy",
+                       help="copy (default) or link: hard links, same filesystem only, no extra space")
     group.add_argument("--dry-run", action="store_true", help="list what --write-xmp / --copy-to would write")
 
 
@@ -41,8 +48,20 @@ def check_takeout_options(args: argparse.Namespace) -> None:
         raise InvalidSettingError("--rating-from marks needs --marks FILE (the CSV or JSON the app downloads)")
     if args.marks and not Path(args.marks).is_file():
         raise InvalidSettingError(f"--marks {args.marks}: no such file")
-    if (args.write_xmp or args.dry_run) and args.texts is not None:
-        raise InvalidSettingError("--write-xmp ranks image files; it does not apply to --texts")
+    if (args.write_xmp or args.copy_to) and args.texts is not None:
+        raise InvalidSettingError("--write-xmp and --copy-to work on image files; they do not apply to --texts")
+    if args.dry_run and not (args.write_xmp or args.copy_to):
+        raise InvalidSettingError("--dry-run lists what --write-xmp or --copy-to would write: give one of them")
+
+
+def shown(args: argparse.Namespace, ranking: Any) -> Any:
+    """The results printed and copied: the best --top-k, then those scoring at least --min-score."""
+    top = ranking.top(args.top_k)
+    if args.min_score is None:
+        return top
+    kept = top.copy()  # a Ranking: keeps the run's mode, query and warnings
+    kept[:] = [r for r in top if r.ok and r.score >= args.min_score]
+    return kept
 
 
 def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
@@ -53,6 +72,9 @@ def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
                                 marks=marks, naming=args.xmp_naming, label=args.xmp_label,
                                 overwrite_ratings=args.overwrite_ratings, dry_run=args.dry_run)
         _say(report.lines())
+    if args.copy_to:
+        copied = copy_out(shown(args, ranking), args.copy_to, how=args.copy_how, dry_run=args.dry_run)
+        _say(copied.lines())
 
 
 def read_marks(path: Path, results: Any) -> dict[int, str]:

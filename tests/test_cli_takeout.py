@@ -80,3 +80,15 @@ def test_rating_from_marks_without_marks_fails_before_the_model_loads(cli, examp
     done = cli("rank", "--model", "/no/such/model", "--query", "red", "--write-xmp", "--rating-from", "marks",
                str(examples))
     assert done.returncode == 1 and "--rating-from marks needs --marks FILE" in done.stderr
+
+
+def test_copy_to_copies_the_results_shown_and_never_overwrites(cli, examples: Path, tmp_path: Path):
+    before = hashes(examples)
+    records, err = rank(cli, examples, "--top-k", "3", "--copy-to", str(tmp_path / "picks"))
+    assert len(records) == 3 and "copied 3 file(s), 0 skipped" in err
+    assert sorted(p.name for p in (tmp_path / "picks").iterdir()) == sorted(
+        [*(r["name"] for r in records), "lychee-copied.csv"])
+    shown, err = rank(cli, examples, "--min-score", "5", "--copy-to", str(tmp_path / "picks"))
+    assert all(r["score"] >= 5 for r in shown) and f"copied {len(shown)} file(s)" in err
+    assert (tmp_path / "picks" / "lychee-copied_2.csv").is_file()
+    assert hashes(examples) == before
