@@ -24,19 +24,17 @@ from .errors import (
     QueryImageError,
     ScoringFailedError,
 )
-from .export import to_csv, to_json, to_table
 from .intake import URL_PROBLEM, as_input, collect_paths, looks_like_url, prepare_image, read_texts
 from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
 from .serve.command import add_serve_parser
 from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
-from .takeout import add_takeout_options, check_takeout_options, run_takeout, shown
+from .takeout import add_takeout_options, check_takeout_options, format_ranking, run_takeout
 from .terminal import TerminalFormatter, progress_callback
 
 logger = logging.getLogger("lychee_rerank.cli")
 
 FORMATS = ("table", "json", "csv")
-FORMATTERS = {"json": to_json, "csv": to_csv, "table": to_table}
 DEFAULT_DTYPES = "bfloat16,float16,float32"
 DEMO_LABELS = DEMO_EXAMPLES_DIR / "labels.jsonl"
 NO_QUERY = "no query: pass --query TEXT, --query-image IMAGE, or both"
@@ -203,7 +201,7 @@ def run_rank(args: argparse.Namespace) -> int:
 def _print_ranking(args: argparse.Namespace, ranking: Any) -> None:
     for warning in ranking.warnings:
         logger.warning(warning)
-    output = FORMATTERS[args.format](shown(args, ranking))
+    output = format_ranking(args, ranking)
     sys.stdout.write(output + ("\n" if args.format != "csv" else ""))
 
 

@@ -15,8 +15,13 @@ from typing import Any
 
 from .copyout import HOWS, copy_out
 from .errors import InvalidSettingError
+from .export import format_table, to_csv, to_json, to_table
+from .groups import MAIN_IMAGE_COLUMNS, group_fields, group_results, main_images
 from .safe_text import terminal_text
 from .sidecars import NAMINGS, RATING_SOURCES, write_sidecars
+
+FORMATTERS = {"json": to_json, "csv": to_csv}
+GROUP_BY = ("subfolder",)
 
 
 def add_takeout_options(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +44,9 @@ def add_takeout_options(parser: argparse.ArgumentParser) -> None:
                        help="copy the results shown (--top-k, --min-score) into DIR, never overwriting, + manifest")
     group.add_argument("--copy-how", choices=HOWS, default="copy",
                        help="copy (default) or link: hard links, same filesystem only, no extra space")
+    group.add_argument("--group-by", choices=GROUP_BY, default=None,
+                       help="subfolder: rank within each immediate subfolder (a product each); prints the main-image"
+                            " table, adds group and rank_in_group to JSON/CSV, and --copy-to copies each group's best")
     group.add_argument("--dry-run", action="store_true", help="list what --write-xmp / --copy-to would write")
 
 
@@ -48,8 +56,8 @@ def check_takeout_options(args: argparse.Namespace) -> None:
         raise InvalidSettingError("--rating-from marks needs --marks FILE (the CSV or JSON the app downloads)")
     if args.marks and not Path(args.marks).is_file():
         raise InvalidSettingError(f"--marks {args.marks}: no such file")
-    if (args.write_xmp or args.copy_to) and args.texts is not None:
-        raise InvalidSettingError("--write-xmp and --copy-to work on image files; they do not apply to --texts")
+    if (args.write_xmp or args.copy_to or args.group_by) and args.texts is not None:
+        raise InvalidSettingError("--write-xmp, --copy-to and --group-by work on image files, not --texts")
     if args.dry_run and not (args.write_xmp or args.copy_to):
         raise InvalidSettingError("--dry-run lists what --write-xmp or --copy-to would write: give one of them")
 
@@ -64,6 +72,19 @@ def shown(args: argparse.Namespace, ranking: Any) -> Any:
     return kept
 
 
+def format_ranking(args: argparse.Namespace, ranking: Any) -> str:
+    """What ``rank`` prints: the results shown, as a table, JSON or CSV; grouped, the main-image table
+    (table format) or every record with its ``group`` and ``rank_in_group``."""
+    results = shown(args, ranking)
+    if not args.group_by:
+        return FORMATTERS.get(args.format, to_table)(results)
+    groups = group_results(ranking)
+    if args.format == "table":
+        rows = main_images(groups)
+        return format_table(MAIN_IMAGE_COLUMNS, [[row[c] for c in MAIN_IMAGE_COLUMNS] for row in rows])
+    return FORMATTERS[args.format](results, fields=group_fields(groups))
+
+
 def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
     """Write what the options ask for; report it on stderr."""
     if args.write_xmp:
@@ -73,8 +94,16 @@ def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
                                 overwrite_ratings=args.overwrite_ratings, dry_run=args.dry_run)
         _say(report.lines())
     if args.copy_to:
-        copied = copy_out(shown(args, ranking), args.copy_to, how=args.copy_how, dry_run=args.dry_run)
-        _say(copied.lines())
+        _say(_copy(args, ranking).lines())
+
+
+def _copy(args: argparse.Namespace, ranking: Any) -> Any:
+    if not args.group_by:
+        return copy_out(shown(args, ranking), args.copy_to, how=args.copy_how, dry_run=args.dry_run)
+    best = [group.best for group in group_results(ranking) if group.best.ok]
+    keys = {r.index: group.key for group in group_results(ranking) for r in group.results}
+    names = {r.index: keys[r.index] + Path(r.name).suffix.lower() for r in best}  # a main image named after its group
+    return copy_out(best, args.copy_to, how=args.copy_how, names=names, groups=keys, dry_run=args.dry_run)
 
 
 def read_marks(path: Path, results: Any) -> dict[int, str]:
