@@ -17,8 +17,10 @@ from .copyout import HOWS, copy_out
 from .errors import InvalidSettingError
 from .export import format_table, to_csv, to_json, to_table
 from .groups import MAIN_IMAGE_COLUMNS, group_fields, group_results, main_images
+from .intake.inputs import file_opener
 from .safe_text import terminal_text
 from .sidecars import NAMINGS, RATING_SOURCES, write_sidecars
+from .stacks import STACK_THRESHOLD, find_stacks, hash_results, stack_fields
 
 FORMATTERS = {"json": to_json, "csv": to_csv}
 GROUP_BY = ("subfolder",)
@@ -47,6 +49,9 @@ def add_takeout_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--group-by", choices=GROUP_BY, default=None,
                        help="subfolder: rank within each immediate subfolder (a product each); prints the main-image"
                             " table, adds group and rank_in_group to JSON/CSV, and --copy-to copies each group's best")
+    group.add_argument("--stack", action="store_true",
+                       help=f"fold near-duplicates (perceptual hash within {STACK_THRESHOLD} of 64 bits) into stacks:"
+                            " adds stack and stack_size to JSON/CSV")
     group.add_argument("--dry-run", action="store_true", help="list what --write-xmp / --copy-to would write")
 
 
@@ -76,13 +81,26 @@ def format_ranking(args: argparse.Namespace, ranking: Any) -> str:
     """What ``rank`` prints: the results shown, as a table, JSON or CSV; grouped, the main-image table
     (table format) or every record with its ``group`` and ``rank_in_group``."""
     results = shown(args, ranking)
-    if not args.group_by:
-        return FORMATTERS.get(args.format, to_table)(results)
-    groups = group_results(ranking)
-    if args.format == "table":
-        rows = main_images(groups)
+    if args.group_by and args.format == "table":
+        rows = main_images(group_results(ranking))
         return format_table(MAIN_IMAGE_COLUMNS, [[row[c] for c in MAIN_IMAGE_COLUMNS] for row in rows])
-    return FORMATTERS[args.format](results, fields=group_fields(groups))
+    if args.format == "table":
+        return to_table(results)
+    fields: dict[int, dict[str, Any]] = {r.index: {} for r in ranking}
+    if args.group_by:
+        for index, values in group_fields(group_results(ranking)).items():
+            fields[index].update(values)
+    if args.stack:
+        for index, values in stack_fields(find_stacks(ranking, hash_results(ranking, _read_local))).items():
+            fields[index].update(values)
+    return FORMATTERS[args.format](results, fields=fields)
+
+
+def _read_local(result: Any) -> bytes | None:
+    """A local file's bytes (regular files only, capped as intake caps them); None for anything else."""
+    if not result.path or not Path(result.path).is_file():
+        return None
+    return file_opener(Path(result.path))()
 
 
 def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
