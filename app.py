@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from lychee_rerank.app import cards, culling, page, viewer
+from lychee_rerank.app import cards, culling, page, takeout, viewer
 from lychee_rerank.app.culling import PICK, REJECT, ViewSession
 from lychee_rerank.app.engine import Engine, RunSettings
 from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, RUNNING, STOPPED, Job
@@ -559,6 +559,56 @@ def draw_downloads(job: Job, shown: list) -> None:
     )
 
 
+RATINGS_PENDING = "lr_ratings_pending"  # the rating source awaiting the user's confirmation
+
+
+def draw_takeout(job: Job, shown: list) -> None:
+    """For a folder run: write ratings as XMP sidecars (after a confirmation), copy the shown images out."""
+    with st.expander(tr("takeout_header")):
+        source = st.radio(tr("rating_from_label"), ("score", "marks"), format_func=lambda s: tr(f"rating_from_{s}"),
+                          key="rating_from", horizontal=True)
+        if st.button(tr("write_ratings"), key="write_ratings"):
+            st.session_state[RATINGS_PENDING] = source
+        if st.session_state.get(RATINGS_PENDING):
+            confirm_ratings(job, st.session_state[RATINGS_PENDING])
+        st.text_input(tr("copy_to_label"), key="copy_to")
+        if st.button(tr("copy_button"), key="copy_button", disabled=not st.session_state.get("copy_to")):
+            try:
+                report = takeout.copy_shown(shown, st.session_state.copy_to)
+                st.success(tr("copied", n=len(report.copied), folder=md(st.session_state.copy_to),
+                              manifest=md(report.manifest)))
+            except LycheeRerankError as exc:
+                st.error(md(exc))
+
+
+def confirm_ratings(job: Job, source: str) -> None:
+    try:
+        plan = takeout.ratings_plan(job, source)
+    except LycheeRerankError as exc:
+        st.session_state[RATINGS_PENDING] = None
+        st.error(md(exc))
+        return
+    if not plan.planned:
+        st.session_state[RATINGS_PENDING] = None
+        st.info(tr("ratings_nothing"))
+        return
+    st.warning(tr("write_ratings_confirm", n=len(plan.planned), folder=md(job.folder)))
+    yes, no = st.columns(2)
+    if yes.button(tr("write_ratings_yes"), key="write_ratings_yes"):
+        st.session_state[RATINGS_PENDING] = None
+        try:
+            report = takeout.write_ratings(job, source)
+            st.success(tr("ratings_written", n=len(report.written), skipped=len(report.skipped),
+                          refused=len(report.problems)))
+            for problem in report.problems:
+                st.warning(md(problem))
+        except LycheeRerankError as exc:
+            st.error(md(exc))
+    if no.button(tr("write_ratings_no"), key="write_ratings_no"):
+        st.session_state[RATINGS_PENDING] = None
+        st.rerun()
+
+
 if job is not None and not job.active and job.results:
     texts_run = job.texts is not None
     st.subheader(tr("results_header"))
@@ -568,6 +618,8 @@ if job is not None and not job.active and job.results:
     shown = page.visible_results(job.results, st.session_state.threshold, st.session_state.top_k, decimals)
     shown = page.filter_by_mark(shown, job.marks, st.session_state.mark_filter)
     draw_downloads(job, shown)
+    if folder_allowed and takeout.offers_takeout(job):
+        draw_takeout(job, shown)
 
     draw_compare(job, decimals)
     skipped = job.total - len(job.scored)

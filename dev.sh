@@ -41,6 +41,18 @@ setup_browser() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 }
 
+# The sidecar tests read the XMP we write with exiftool, a reader no one here wrote.
+setup_exiftool() {
+  if command -v exiftool >/dev/null; then
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing libimage-exiftool-perl (exiftool) with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libimage-exiftool-perl >/dev/null
+}
+
 case "${1:-}" in
   app)
     shift
@@ -53,6 +65,7 @@ case "${1:-}" in
     shift
     setup_python
     setup_browser
+    setup_exiftool
     log "ruff (lint: pyflakes, pycodestyle, isort, pyupgrade; config in pyproject.toml)"
     "$VENV/bin/ruff" check .
     exec "$PY" -m pytest "$@"

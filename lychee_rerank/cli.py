@@ -25,18 +25,17 @@ from .errors import (
     QueryImageError,
     ScoringFailedError,
 )
-from .export import to_csv, to_json, to_table
 from .intake import URL_PROBLEM, as_input, collect_paths, looks_like_url, prepare_image, read_texts
 from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
 from .serve.command import add_serve_parser
 from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
+from .takeout import add_takeout_options, check_takeout_options, format_ranking, run_takeout
 from .terminal import TerminalFormatter, progress_callback
 
 logger = logging.getLogger("lychee_rerank.cli")
 
 FORMATS = ("table", "json", "csv")
-FORMATTERS = {"json": to_json, "csv": to_csv, "table": to_table}
 DEFAULT_DTYPES = "bfloat16,float16,float32"
 DEMO_LABELS = DEMO_EXAMPLES_DIR / "labels.jsonl"
 NO_QUERY = "no query: pass --query TEXT, --query-image IMAGE, or both"
@@ -93,6 +92,7 @@ def _rank_parser(subparsers: Any) -> None:
     parser.add_argument("--max-images", type=int, default=None,
                         help=f"refuse runs with more images (default {DEFAULT_MAX_IMAGES})")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders (recursive) or .zip files")
+    add_takeout_options(parser)
     parser.set_defaults(handler=run_rank)
 
 
@@ -186,6 +186,7 @@ def _quiet_model_loading(args: argparse.Namespace) -> None:
 
 def run_rank(args: argparse.Namespace) -> int:
     _check_query(args)
+    check_takeout_options(args)
     documents = _documents(args)
     # lazy: the reranker imports torch and transformers (seconds); argument errors above come first
     from .reranker import Reranker
@@ -204,13 +205,14 @@ def run_rank(args: argparse.Namespace) -> int:
     finally:
         close()
     _print_ranking(args, ranking)
+    run_takeout(args, ranking)
     return 0
 
 
 def _print_ranking(args: argparse.Namespace, ranking: Any) -> None:
     for warning in ranking.warnings:
         logger.warning(warning)
-    output = FORMATTERS[args.format](ranking.top(args.top_k))
+    output = format_ranking(args, ranking)
     sys.stdout.write(output + ("\n" if args.format != "csv" else ""))
 
 

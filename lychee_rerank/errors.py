@@ -60,3 +60,11 @@ class ScoringFailedError(LycheeRerankError):
 
 class InvalidSettingError(LycheeRerankError, ValueError):
     """A setting (dtype, mode, device, batch size...) has a value we do not accept."""
+
+
+class UnsafeSidecarError(LycheeRerankError, ValueError):
+    """An existing XMP sidecar is malformed, too large or declares entities: it is reported and left untouched."""
+
+
+class OutputFolderError(LycheeRerankError, OSError):
+    """A folder that sidecars or copies would be written into cannot be written; nothing was written."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .results import RECORD_KEYS, RankResult
 from .safe_text import csv_cell, file_name, terminal_text
+from .sidecars import write_sidecars as write_sidecars  # the library's sidecar writer, beside the other exports
 
 if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); only its type is needed here
     from .intake import ImageInput
@@ -26,12 +27,14 @@ NOTE_SEPARATOR = "; "  # how a CSV cell holds a result's list of notes
 
 
 def to_records(
-    results: Iterable[RankResult], extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None
+    results: Iterable[RankResult], extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None,
+    fields: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[dict]:
     """Plain dicts in rank order, with the JSON contract's keys first; ``extra`` (run-wide fields
-    such as the query) is added to every record, and ``marks`` (the app's pick/reject per input index)
+    such as the query) is added to every record, ``fields`` (per input index, such as ``group`` and
+    ``rank_in_group``) to its own, and ``marks`` (the app's pick/reject per input index)
     as a ``mark`` field ("" for none)."""
-    records = [{**result.to_record(), **(extra or {})} for result in results]
+    records = [{**result.to_record(), **(extra or {}), **(fields or {}).get(result.index, {})} for result in results]
     if marks is not None:
         for record in records:
             record["mark"] = marks.get(record["index"], "")
@@ -40,24 +43,26 @@ def to_records(
 
 def to_json(
     results: Iterable[RankResult], *, indent: int | None = 2, extra: dict[str, Any] | None = None,
-    marks: Mapping[int, str] | None = None,
+    marks: Mapping[int, str] | None = None, fields: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> str:
     """One JSON array, best first (DESIGN.md §2)."""
-    return json.dumps(to_records(results, extra, marks), ensure_ascii=False, indent=indent)
+    return json.dumps(to_records(results, extra, marks, fields), ensure_ascii=False, indent=indent)
 
 
 def to_csv(
-    results: Iterable[RankResult], *, extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None
+    results: Iterable[RankResult], *, extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None,
+    fields: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> str:
     """CSV with a header row; Excel-friendly when written with a UTF-8 BOM by the caller.
 
     Text cells that a spreadsheet would run as a formula (``=...``, ``+...``, ``-...``, ``@...``) start with ``'``.
     """
     buffer = io.StringIO()
-    columns = (*CSV_COLUMNS, *(extra or {}), *(("mark",) if marks is not None else ()))
+    per_result = dict.fromkeys(key for values in (fields or {}).values() for key in values)
+    columns = (*CSV_COLUMNS, *(extra or {}), *per_result, *(("mark",) if marks is not None else ()))
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    for record in to_records(results, extra, marks):
+    for record in to_records(results, extra, marks, fields):
         row = {**record, "notes": NOTE_SEPARATOR.join(record["notes"])}
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return buffer.getvalue()

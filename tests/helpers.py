@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import importlib.util
 import io
+import random
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from tokenizers import normalizers
 from transformers import Qwen2TokenizerFast
 from transformers.convert_slow_tokenizer import TikTokenConverter
 
+from lychee_rerank.demo import scenes
 from lychee_rerank.demo.architecture import CHAT_TEMPLATE, ModelShape, save_random_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +119,26 @@ def make_image_folder(folder: Path, *, corrupt: bool = True, html_name: bool = F
     if html_name:
         (folder / XSS_NAME).write_bytes(png_bytes("yellow"))
     return folder
+
+
+def make_product_folders(root: Path, colour: str = "blue", shape: str = "square", *, groups: int = 6,
+                         per_group: int = 4, seed: int = 25) -> dict[str, str]:
+    """``groups`` subfolders (``sku1``...) of ``per_group`` demo scenes, in each exactly one ``colour`` ``shape``
+    (at a random place among the names); the others differ in both colour and shape. Returns group -> its target's
+    name (``"sku1/c.png"``), the image a query for that colour and shape should put first."""
+    rng = random.Random(seed)
+    others = [(c, s) for c in scenes.COLOURS for s in scenes.SHAPES if c != colour and s != shape]
+    targets = {}
+    for number in range(1, groups + 1):
+        folder = root / f"sku{number}"
+        folder.mkdir(parents=True)
+        place = rng.randrange(per_group)
+        for position in range(per_group):
+            want = (colour, shape) if position == place else rng.choice(others)
+            name = f"{chr(ord('a') + position)}.png"
+            scenes.draw_scene(scenes.random_scene(rng, *want)).save(folder / name)
+        targets[folder.name] = f"{folder.name}/{chr(ord('a') + place)}.png"
+    return targets
 
 
 class ForwardCounter:

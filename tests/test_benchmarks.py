@@ -191,3 +191,15 @@ def test_zip_members_script_reports_time_per_member_and_one_directory_parse(tmp_
     assert report["zip"]["inputs"] == report["folder"]["inputs"] == 30
     assert report["zipfile_constructions"] == 1
     assert proc.stdout.strip().splitlines()[-1].startswith("zipfile.ZipFile constructed 1 time(s)")
+
+
+# --------------------------------------------------------------------------- takeout.py
+
+
+def test_takeout_script_reports_sidecar_and_stacking_times(tmp_path: Path):
+    out = tmp_path / "takeout.json"
+    proc = run_script("takeout.py", "--images", "12", "--width", "64", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["sidecars_written"] == report["sidecars_merged"] == 12 and 1 <= report["stacks"] <= 12
+    assert proc.stdout.strip().splitlines()[-1].startswith("| stack: total")

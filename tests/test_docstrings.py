@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from lychee_rerank import reranker, safe_text
+from lychee_rerank import groups, reranker, safe_text
 from lychee_rerank.scoring import query, score_parser
 
 FLOAT = re.compile(r"\d+\.\d+")
@@ -23,7 +23,7 @@ class RoundingChecker(doctest.OutputChecker):
         return super().check_output(rounded(want), rounded(got), optionflags)
 
 
-@pytest.mark.parametrize("module", [score_parser, query, reranker, safe_text], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [score_parser, query, reranker, safe_text, groups], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(checker=RoundingChecker(), optionflags=doctest.NORMALIZE_WHITESPACE)
