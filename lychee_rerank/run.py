@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import InvalidQueryError, QueryImageError
-from .intake import DocumentInput, ImageInput, PreparedImage, as_input
+from .intake import DocumentInput, GenerationInfo, ImageInput, PreparedImage, as_input
 from .results import RankResult, join_warnings
 from .scoring.base import Score
 from .scoring.prompts import Content
@@ -45,6 +45,14 @@ def prepare_query(
             "give an image file that opens in an image viewer"
         )
     return Content(text=clean, image=prepared.image, key=prepared.digest), [warning] if warning else []
+
+
+def generation_fields(info: GenerationInfo | None) -> dict[str, Any]:
+    """The RankResult fields of an image's generation info (none for an image without it)."""
+    if info is None:
+        return {}
+    return {"prompt": info.prompt, "negative_prompt": info.negative_prompt, "seed": info.seed,
+            "generator": info.generator, "generation": info.settings}
 
 
 @dataclass
@@ -100,6 +108,7 @@ class Run:
         """The RankResult of a scored (or failed) document."""
         image = prepared.image
         notes = tuple(image.notes) if image is not None else ()
+        generation = image.generation if image is not None else None
         if image is not None and image.digest and image.digest == self.query.key:
             notes += (QUERY_IMAGE_NOTE,)
         return RankResult(
@@ -109,7 +118,7 @@ class Run:
             path=prepared.document.path, mode=self.mode, p_yes=score.p_yes, p_no=score.p_no,
             scored_size=score.scored_size, original_size=image.original_size if image is not None else None,
             notes=notes, text=prepared.document.text, instruction=self.instruction, max_pixels=self.max_pixels,
-            digest=prepared.digest,
+            digest=prepared.digest, **generation_fields(generation),
         )
 
     def duplicate(self, index: int, prepared: Prepared, first: RankResult) -> RankResult:
