@@ -15,6 +15,7 @@ import streamlit as st
 from lychee_rerank.app import cards, culling, page, viewer
 from lychee_rerank.app.culling import PICK, REJECT, ViewSession
 from lychee_rerank.app.engine import Engine, RunSettings
+from lychee_rerank.app.generation_info import generation_lines, generation_text
 from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, RUNNING, STOPPED, Job
 from lychee_rerank.app.media import image_url
 from lychee_rerank.app.models import ModelPool
@@ -387,8 +388,18 @@ def draw_card(job: Job, result, decimals: int, icons_only: bool) -> None:
         st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge,
                                 warning=warning, mark=mark, notes=notes))
     draw_card_buttons(job, result.index, icons_only)
+    if result.has_generation:
+        with st.expander(tr("generation_info"), expanded=False):
+            draw_generation_info(result)
     with st.expander(tr("model_output"), expanded=False):
         draw_model_output(result)
+
+
+def draw_generation_info(result) -> None:
+    """The prompt, seed and settings the image's file carries; the code box has a copy button."""
+    for label, value in generation_lines(result, tr):
+        st.caption(f"**{md(label)}**: {md(value)}")
+    st.code(generation_text(result), language=None, wrap_lines=True)
 
 
 def draw_model_output(result) -> None:
@@ -456,12 +467,14 @@ def view_details(result) -> dict:
     return {"warning": translate_warning(lang, result.warning), "probabilities": probabilities,
             "notes": [translate_warning(lang, note) for note in result.notes],
             "method": tr(f"parse_{result.parse_method}") if result.parse_method else "",
-            "output": result.raw_output or tr("empty_output")}
+            "output": result.raw_output or tr("empty_output"),
+            "generation": [list(line) for line in generation_lines(result, tr)]}
 
 
 # What viewer.js calls each label -> the UI string it shows.
 VIEW_LABELS = {"pick": "pick", "reject": "reject", "picked": "picked", "rejected": "rejected", "keys": "view_keys",
-               "previous": "view_previous", "next": "view_next", "close": "view_close", "output": "model_output"}
+               "previous": "view_previous", "next": "view_next", "close": "view_close", "output": "model_output",
+               "generation": "generation_info"}
 
 
 @st.fragment

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .results import RECORD_KEYS, RankResult
+from .results import GENERATION_KEYS, RECORD_KEYS, RankResult
 from .safe_text import csv_cell, file_name, terminal_text
 
 if TYPE_CHECKING:  # intake pulls in the image stack (torch via qwen_vl_utils); only its type is needed here
@@ -24,13 +24,26 @@ CSV_COLUMNS = (
 NOTE_SEPARATOR = "; "  # how a CSV cell holds a result's list of notes
 
 
+def generation_columns(results: Iterable[RankResult]) -> tuple[str, ...]:
+    """The generation columns a run's exports carry: all of them when any image has them, else none
+    (plus ``query`` when images were scored against their own prompts)."""
+    results = list(results)
+    columns = GENERATION_KEYS if any(result.has_generation for result in results) else ()
+    return (*columns, "query") if any(result.query is not None for result in results) else columns
+
+
 def to_records(
     results: Iterable[RankResult], extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None
 ) -> list[dict]:
     """Plain dicts in rank order, with the JSON contract's keys first; ``extra`` (run-wide fields
     such as the query) is added to every record, and ``marks`` (the app's pick/reject per input index)
     as a ``mark`` field ("" for none)."""
+    results = list(results)
+    columns = generation_columns(results)
     records = [{**result.to_record(), **(extra or {})} for result in results]
+    for record in records:
+        for key in columns:
+            record.setdefault(key, {} if key == "generation" else None)
     if marks is not None:
         for record in records:
             record["mark"] = marks.get(record["index"], "")
@@ -53,11 +66,14 @@ def to_csv(
     Text cells that a spreadsheet would run as a formula (``=...``, ``+...``, ``-...``, ``@...``) start with ``'``.
     """
     buffer = io.StringIO()
-    columns = (*CSV_COLUMNS, *(extra or {}), *(("mark",) if marks is not None else ()))
+    results = list(results)
+    columns = (*CSV_COLUMNS, *generation_columns(results), *(extra or {}), *(("mark",) if marks is not None else ()))
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for record in to_records(results, extra, marks):
         row = {**record, "notes": NOTE_SEPARATOR.join(record["notes"])}
+        if "generation" in row:  # the settings mapping as one JSON cell
+            row["generation"] = json.dumps(row["generation"], ensure_ascii=False) if row["generation"] else ""
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return buffer.getvalue()
 
