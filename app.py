@@ -206,6 +206,12 @@ with st.sidebar:
                    query=md(page.short_query(run.query)) or tr("recent_reference"), count=recent_count(run))
         st.button(label, key=f"recent_{id(run)}", on_click=reopen, args=(run,), width="stretch")
 
+@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
+def carries_prompts(folder: str, upload_key: tuple, _uploads: list) -> bool:
+    """Whether the chosen images carry generation prompts (cached: read again only when they change)."""
+    return page.any_prompt(_uploads, folder or None)
+
+
 # --- start a run: the Run button's click is known before the page is drawn ---------------------
 job: Job | None = st.session_state.get(JOB)
 folder_allowed = not SHARED
@@ -220,7 +226,12 @@ texts = page.texts_from_lines(st.session_state.get("texts")) if ranking_texts el
 reusable = job.uploaded if job is not None and not job.active and not uploaded and not ranking_texts else []
 reused = reusable if reusable and st.session_state.get("reuse_uploads", True) else []
 
-if page.query_is_empty(query_text) and reference is None:
+# "Each image's own prompt" is offered when the images carry prompts (generated art).
+prompts_offered = not ranking_texts and (uploaded or folder) and folder_issue is None and carries_prompts(
+    folder, tuple((f.name, f.size) for f in uploaded), [(f.name, f.getvalue()) for f in uploaded])
+query_source = st.session_state.get("query_source", page.TYPED) if prompts_offered else page.TYPED
+
+if page.query_is_empty(query_text) and reference is None and page.query_needed(query_source):
     reason = tr("reason_no_query")
 elif ranking_texts and not texts:
     reason = tr("reason_no_texts")
@@ -246,6 +257,7 @@ if st.session_state.get("run") and reason is None and not (job and job.active):
         query_image=(reference.name, reference.getvalue()) if reference is not None else None,
         texts=texts,
         reused=list(reused),
+        query_source=query_source,
     ).start()
     st.session_state[JOB] = job
     st.session_state.shown = page.CARDS_PER_PAGE
@@ -257,6 +269,9 @@ if job is not None and job.active:
 # --- query and images -------------------------------------------------------------------------
 left, right = st.columns([3, 2])
 with left:
+    if prompts_offered:
+        st.radio(tr("query_source_label"), page.QUERY_SOURCES, format_func=lambda k: tr(f"query_source_{k}"),
+                 key="query_source", horizontal=True, help=tr("query_source_help"))
     st.text_area(tr("query_label"), placeholder=tr("query_placeholder"), key="query", height=100)
     st.file_uploader(tr("reference_label"), type=list(IMAGE_TYPES), key="reference", help=tr("reference_help"))
     st.selectbox(

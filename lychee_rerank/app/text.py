@@ -25,6 +25,18 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "只上传参考图：按与它的相似度排序；同时填写查询文本：按“像这张，但……”排序。",
         "en": "A reference image alone ranks by likeness to it; with a query text too, by \"like this one, but…\".",
     },
+    "query_source_label": {"zh": "按什么打分", "en": "Score against"},
+    "query_source_typed": {"zh": "输入的查询", "en": "The typed query"},
+    "query_source_own": {"zh": "每张图自己的提示词", "en": "Each image's own prompt"},
+    "query_source_mix": {"zh": "自己的提示词 + 输入的文字", "en": "Its own prompt + the typed text"},
+    "query_source_help": {
+        "zh": "这些图片带有生成参数（AUTOMATIC1111、ComfyUI、InvokeAI）：可按每张图是否忠实于自己的提示词排序。"
+              "没有提示词的图片按输入的查询打分；若未输入查询则不打分并提示。“+ 输入的文字”：提示词后接“，and also: 输入的文字”。",
+        "en": "These images carry their generation settings (AUTOMATIC1111, ComfyUI, InvokeAI): rank by how "
+              "faithfully each follows its own prompt. Images without a prompt are scored against the typed query, "
+              "or left unscored with a warning when none is typed. \"+ the typed text\": the prompt, then "
+              "\", and also: \" and the typed text.",
+    },
     "doc_kind_label": {"zh": "排序对象", "en": "Rank"},
     "doc_kind_images": {"zh": "图片", "en": "Images"},
     "doc_kind_texts": {"zh": "文本", "en": "Texts"},
