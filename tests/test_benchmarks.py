@@ -191,3 +191,15 @@ def test_zip_members_script_reports_time_per_member_and_one_directory_parse(tmp_
     assert report["zip"]["inputs"] == report["folder"]["inputs"] == 30
     assert report["zipfile_constructions"] == 1
     assert proc.stdout.strip().splitlines()[-1].startswith("zipfile.ZipFile constructed 1 time(s)")
+
+
+# --------------------------------------------------------------------------- generation_metadata.py
+
+
+def test_generation_metadata_script_reads_every_prompt(tmp_path: Path):
+    out = tmp_path / "gen.json"
+    proc = run_script("generation_metadata.py", "--images", "6", "--size", "32", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["images"] == report["with_prompt"] == 6
+    assert "ms/image" in proc.stdout
