@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidQueryError, ScoringFailedError
+from .errors import InvalidQueryError, InvalidSettingError, ScoringFailedError
 from .intake import DocumentInput, GenerationInfo, as_documents, check_image_count, generation_of
-from .results import Ranking, RankResult, join_warnings, rank_results
-from .run import ProgressCallback, generation_fields
-from .scoring.query import normalize_query
+from .results import Ranking, RankResult, generation_fields, join_warnings, rank_results
+from .scoring.query import normalize_query, validate_query
 from .settings import PARSE_NO_PROMPT, PARSE_SKIPPED
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # both import torch; this module stays light for the CLI's argument checks
     from .reranker import Reranker
+    from .run import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,20 @@ def query_for(prompt: str | None, typed: str | None, *, mix: bool) -> tuple[str 
     return prompt, True
 
 
+def check_own_prompt_request(query: str | None, mix: bool, query_image: Any = None, texts: Any = None) -> None:
+    """Refuse what does not go with own-prompt ranking, before any model work.
+
+    Raises InvalidSettingError (a mix without a query; a query image or texts), InvalidQueryError.
+    """
+    if mix and not normalize_query(query or ""):
+        raise InvalidSettingError("appending the query to each prompt needs a query: type one (--query TEXT)")
+    if query_image is not None or texts is not None:
+        raise InvalidSettingError("ranking by each image's own prompt takes images only: leave out the query image "
+                                  "and the texts (--query-image, --texts)")
+    if normalize_query(query or ""):
+        validate_query(query)
+
+
 def read_prompts(documents: list[DocumentInput]) -> list[GenerationInfo | None]:
     """Each document's generation info, read from its file before it is decoded."""
     return [generation_of(document.source) if document.source is not None else None for document in documents]
@@ -86,53 +100,86 @@ def rank_by_own_prompts(
     """
     documents = as_documents(images)
     check_image_count(len(documents), reranker.max_images, "the documents given")
-    infos = read_prompts(documents)
-    groups, unscored = _groups(infos, query, mix)
-    instruction = instruction or OWN_PROMPT_INSTRUCTION
-    results: dict[int, RankResult] = {}
-    warnings: list[str] = []
-    stopped = False
-    total = len(documents)
-    stats: dict[str, Any] = {"groups": len(groups)}
-
+    run = _OwnPromptRun(reranker, documents, read_prompts(documents), instruction or OWN_PROMPT_INSTRUCTION,
+                        on_progress, should_stop, on_wait)
+    groups, unscored = _groups(run.infos, query, mix)
+    run.stats["groups"] = len(groups)
     for index in unscored:  # reported first, so progress still counts to the total
-        results[index] = _unscored(index, documents[index], infos[index], reranker.mode, NO_PROMPT_WARNING)
-        if on_progress is not None:
-            on_progress(len(results), total, results[index])
-    for group in groups:
-        if stopped or (should_stop is not None and should_stop()):
-            stopped = True
-            for index in group.indices:
-                results[index] = _unscored(index, documents[index], infos[index], reranker.mode, STOPPED_WARNING,
-                                           PARSE_SKIPPED)
+        run.put(run.unscored(index, NO_PROMPT_WARNING), report=True)
+    for number, group in enumerate(groups):
+        if run.stopped or (should_stop is not None and should_stop()):
+            run.stopped = True
+            run.skip(group)
             continue
-        done_before = len(results)
+        try:
+            run.score(group)
+        except ScoringFailedError as exc:
+            for rest in groups[number + 1:]:
+                run.skip(rest)
+            raise ScoringFailedError(str(exc), run.ranking(query, stopped=True)) from exc
+    return run.ranking(query)
 
-        def progress(done: int, _total: int, result: RankResult, group: _Group = group, before: int = done_before):
-            if on_progress is not None:
-                on_progress(before + done, total, _remap(result, group))
+
+@dataclass
+class _OwnPromptRun:
+    """The bookkeeping of one own-prompt run: every image's result, recorded once, in input indices."""
+
+    reranker: Reranker
+    documents: list[DocumentInput]
+    infos: list[GenerationInfo | None]
+    instruction: str
+    on_progress: ProgressCallback | None
+    should_stop: Callable[[], bool] | None
+    on_wait: Callable[[], None] | None
+    results: dict[int, RankResult] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    stopped: bool = False
+
+    def put(self, result: RankResult, *, report: bool = False) -> None:
+        self.results[result.index] = result
+        if report and self.on_progress is not None:
+            self.on_progress(len(self.results), len(self.documents), result)
+
+    def unscored(self, index: int, warning: str, method: str = PARSE_NO_PROMPT) -> RankResult:
+        document, info = self.documents[index], self.infos[index]
+        return RankResult(rank=0, index=index, name=document.name, score=0.0, raw_output="", parse_method=method,
+                          warning=warning, path=document.path, mode=self.reranker.mode,
+                          notes=tuple(info.notes) if info else (), **generation_fields(info))
+
+    def skip(self, group: _Group) -> None:
+        for index in group.indices:
+            self.put(self.unscored(index, STOPPED_WARNING, PARSE_SKIPPED))
+
+    def score(self, group: _Group) -> None:
+        """One call of the model for the group's images; ScoringFailedError after recording what it scored."""
+        before = len(self.results)
+
+        def progress(done: int, _total: int, result: RankResult) -> None:
+            if self.on_progress is not None:
+                self.on_progress(before + done, len(self.documents), _remap(result, group))
 
         try:
-            ranking = reranker.rank(group.query, [documents[i] for i in group.indices], instruction=instruction,
-                                    on_progress=progress, should_stop=should_stop, on_wait=on_wait)
+            ranking = self.reranker.rank(group.query, [self.documents[i] for i in group.indices],
+                                         instruction=self.instruction, on_progress=progress,
+                                         should_stop=self.should_stop, on_wait=self.on_wait)
         except ScoringFailedError as exc:
-            partial = exc.ranking if isinstance(exc.ranking, Ranking) else Ranking([], mode=reranker.mode, query="",
-                                                                                    warnings=[], stopped=True)
-            _merge(results, partial, group, [])
-            for rest in groups[groups.index(group) + 1:]:
-                for index in rest.indices:
-                    results[index] = _unscored(index, documents[index], infos[index], reranker.mode,
-                                               STOPPED_WARNING, PARSE_SKIPPED)
-            merged = _ranking(results, reranker.mode, query, warnings, True, stats)
-            raise ScoringFailedError(str(exc), merged) from exc
+            if isinstance(exc.ranking, Ranking):
+                _merge(self.results, exc.ranking, group, [])
+            for index in group.indices:
+                self.results.setdefault(index, self.unscored(index, STOPPED_WARNING, PARSE_SKIPPED))
+            raise
         except InvalidQueryError as exc:  # a prompt that normalises to nothing usable: its images say so
             for index in group.indices:
-                results[index] = _unscored(index, documents[index], infos[index], reranker.mode,
-                                           f"its prompt cannot be used as a query ({exc})")
-            continue
-        _merge(results, ranking, group, warnings)
-        stopped = stopped or ranking.stopped
-    return _ranking(results, reranker.mode, query, warnings, stopped, stats)
+                self.put(self.unscored(index, f"its prompt cannot be used as a query ({exc})"))
+            return
+        _merge(self.results, ranking, group, self.warnings)
+        self.stopped = self.stopped or ranking.stopped
+
+    def ranking(self, query: str | None, *, stopped: bool = False) -> Ranking:
+        return Ranking(rank_results(self.results.values()), mode=self.reranker.mode,
+                       query=normalize_query(query or ""), warnings=self.warnings, stopped=stopped or self.stopped,
+                       stats=self.stats)
 
 
 def _groups(infos: list[GenerationInfo | None], typed: str | None, mix: bool) -> tuple[list[_Group], list[int]]:
@@ -164,16 +211,3 @@ def _merge(results: dict[int, RankResult], ranking: Ranking, group: _Group, warn
         results[merged.index] = merged
     if cut and not group.own:
         warnings.extend(cut)
-
-
-def _unscored(index: int, document: DocumentInput, info: GenerationInfo | None, mode: str, warning: str,
-              method: str = PARSE_NO_PROMPT) -> RankResult:
-    return RankResult(rank=0, index=index, name=document.name, score=0.0, raw_output="", parse_method=method,
-                      warning=warning, path=document.path, mode=mode, notes=tuple(info.notes) if info else (),
-                      **generation_fields(info))
-
-
-def _ranking(results: dict[int, RankResult], mode: str, query: str | None, warnings: list[str], stopped: bool,
-             stats: dict[str, Any]) -> Ranking:
-    return Ranking(rank_results(results.values()), mode=mode, query=normalize_query(query or ""), warnings=warnings,
-                   stopped=stopped, stats=stats)

@@ -102,6 +102,14 @@ class RankResult:
         return ordered
 
 
+def generation_fields(info: Any) -> dict[str, Any]:
+    """The RankResult fields of an image's generation info (an ``intake.GenerationInfo``; none for None)."""
+    if info is None:
+        return {}
+    return {"prompt": info.prompt, "negative_prompt": info.negative_prompt, "seed": info.seed,
+            "generator": info.generator, "generation": info.settings}
+
+
 def rank_results(results: Iterable[RankResult]) -> list[RankResult]:
     """Sort best first and number ranks 1..N.
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import InvalidQueryError, QueryImageError
-from .intake import DocumentInput, GenerationInfo, ImageInput, PreparedImage, as_input
-from .results import RankResult, join_warnings
+from .intake import DocumentInput, ImageInput, PreparedImage, as_input
+from .results import RankResult, generation_fields, join_warnings
 from .scoring.base import Score
 from .scoring.prompts import Content
 from .scoring.query import normalize_query, validate_query
@@ -45,14 +45,6 @@ def prepare_query(
             "give an image file that opens in an image viewer"
         )
     return Content(text=clean, image=prepared.image, key=prepared.digest), [warning] if warning else []
-
-
-def generation_fields(info: GenerationInfo | None) -> dict[str, Any]:
-    """The RankResult fields of an image's generation info (none for an image without it)."""
-    if info is None:
-        return {}
-    return {"prompt": info.prompt, "negative_prompt": info.negative_prompt, "seed": info.seed,
-            "generator": info.generator, "generation": info.settings}
 
 
 @dataclass

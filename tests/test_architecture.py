@@ -26,7 +26,7 @@ LAYERS = {
     "results": 1,
     "intake": 2, "scoring": 2, "runtime": 2,
     "reranker": 3, "run": 3, "execution": 3,
-    "export": 4, "evaluation": 4, "demo": 4, "batch": 4, "serve": 4, "terminal": 4,
+    "export": 4, "evaluation": 4, "own_prompts": 4, "demo": 4, "batch": 4, "serve": 4, "terminal": 4,
     "app": 5,
     "cli": 6,
 }
