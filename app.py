@@ -15,6 +15,7 @@ import streamlit as st
 from lychee_rerank.app import cards, culling, page, takeout, viewer
 from lychee_rerank.app.culling import PICK, REJECT, ViewSession
 from lychee_rerank.app.engine import Engine, RunSettings
+from lychee_rerank.app.generation_info import generation_lines, generation_text
 from lychee_rerank.app.jobs import ERROR, PREPARING, QUEUED, RUNNING, STOPPED, Job
 from lychee_rerank.app.media import image_url
 from lychee_rerank.app.models import ModelPool
@@ -208,6 +209,12 @@ with st.sidebar:
                    query=md(page.short_query(run.query)) or tr("recent_reference"), count=recent_count(run))
         st.button(label, key=f"recent_{id(run)}", on_click=reopen, args=(run,), width="stretch")
 
+@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
+def carries_prompts(folder: str, upload_key: tuple, _uploads: list) -> bool:
+    """Whether the chosen images carry generation prompts (cached: read again only when they change)."""
+    return page.any_prompt(_uploads, folder or None)
+
+
 # --- start a run: the Run button's click is known before the page is drawn ---------------------
 job: Job | None = st.session_state.get(JOB)
 folder_allowed = not SHARED
@@ -222,7 +229,12 @@ texts = page.texts_from_lines(st.session_state.get("texts")) if ranking_texts el
 reusable = job.uploaded if job is not None and not job.active and not uploaded and not ranking_texts else []
 reused = reusable if reusable and st.session_state.get("reuse_uploads", True) else []
 
-if page.query_is_empty(query_text) and reference is None:
+# "Each image's own prompt" is offered when the images carry prompts (generated art).
+prompts_offered = not ranking_texts and (uploaded or folder) and folder_issue is None and carries_prompts(
+    folder, tuple((f.name, f.size) for f in uploaded), [(f.name, f.getvalue()) for f in uploaded])
+query_source = st.session_state.get("query_source", page.TYPED) if prompts_offered else page.TYPED
+
+if page.query_is_empty(query_text) and reference is None and page.query_needed(query_source):
     reason = tr("reason_no_query")
 elif ranking_texts and not texts:
     reason = tr("reason_no_texts")
@@ -248,6 +260,7 @@ if st.session_state.get("run") and reason is None and not (job and job.active):
         query_image=(reference.name, reference.getvalue()) if reference is not None else None,
         texts=texts,
         reused=list(reused),
+        query_source=query_source,
     ).start()
     st.session_state[JOB] = job
     st.session_state.shown = page.CARDS_PER_PAGE
@@ -259,6 +272,9 @@ if job is not None and job.active:
 # --- query and images -------------------------------------------------------------------------
 left, right = st.columns([3, 2])
 with left:
+    if prompts_offered:
+        st.radio(tr("query_source_label"), page.QUERY_SOURCES, format_func=lambda k: tr(f"query_source_{k}"),
+                 key="query_source", horizontal=True, help=tr("query_source_help"))
     st.text_area(tr("query_label"), placeholder=tr("query_placeholder"), key="query", height=100)
     st.file_uploader(tr("reference_label"), type=list(IMAGE_TYPES), key="reference", help=tr("reference_help"))
     st.selectbox(
@@ -390,8 +406,18 @@ def draw_card(job: Job, result, decimals: int, icons_only: bool) -> None:
         st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge,
                                 warning=warning, mark=mark, notes=notes))
     draw_card_buttons(job, result.index, icons_only)
+    if result.has_generation:
+        with st.expander(tr("generation_info"), expanded=False):
+            draw_generation_info(result)
     with st.expander(tr("model_output"), expanded=False):
         draw_model_output(result)
+
+
+def draw_generation_info(result) -> None:
+    """The prompt, seed and settings the image's file carries; the code box has a copy button."""
+    for label, value in generation_lines(result, tr):
+        st.caption(f"**{md(label)}**: {md(value)}")
+    st.code(generation_text(result), language=None, wrap_lines=True)
 
 
 def draw_model_output(result) -> None:
@@ -459,12 +485,14 @@ def view_details(result) -> dict:
     return {"warning": translate_warning(lang, result.warning), "probabilities": probabilities,
             "notes": [translate_warning(lang, note) for note in result.notes],
             "method": tr(f"parse_{result.parse_method}") if result.parse_method else "",
-            "output": result.raw_output or tr("empty_output")}
+            "output": result.raw_output or tr("empty_output"),
+            "generation": [list(line) for line in generation_lines(result, tr)]}
 
 
 # What viewer.js calls each label -> the UI string it shows.
 VIEW_LABELS = {"pick": "pick", "reject": "reject", "picked": "picked", "rejected": "rejected", "keys": "view_keys",
-               "previous": "view_previous", "next": "view_next", "close": "view_close", "output": "model_output"}
+               "previous": "view_previous", "next": "view_next", "close": "view_close", "output": "model_output",
+               "generation": "generation_info"}
 
 
 @st.fragment

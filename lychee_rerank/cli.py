@@ -26,6 +26,7 @@ from .errors import (
     ScoringFailedError,
 )
 from .intake import URL_PROBLEM, as_input, collect_paths, looks_like_url, prepare_image, read_texts
+from .own_prompts import check_own_prompt_request, rank_by_own_prompts
 from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
 from .serve.command import add_serve_parser
@@ -87,6 +88,10 @@ def _rank_parser(subparsers: Any) -> None:
                         help="rank the texts in FILE (one per line, or JSONL with a 'text' field) instead of images")
     parser.add_argument("--instruction", default=None,
                         help="an instruction preset (default, product, design, generated) or free text")
+    parser.add_argument("--query-from-metadata", action="store_true", help="score each generated image against "
+                        "its own embedded prompt (A1111/Forge, ComfyUI, InvokeAI); --query scores those without")
+    parser.add_argument("--append-query", action="store_true",
+                        help="score against each image's 'prompt, and also: QUERY' (implies --query-from-metadata)")
     parser.add_argument("--top-k", type=int, default=None, help="print only the best K (default: all)")
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--max-images", type=int, default=None,
@@ -154,6 +159,9 @@ def _documents(args: argparse.Namespace) -> list:
 
 def _check_query(args: argparse.Namespace) -> None:
     """An empty query or an unreadable query image fails before any model work."""
+    if args.query_from_metadata or args.append_query:
+        check_own_prompt_request(args.query, args.append_query, args.query_image, args.texts)
+        return
     if args.query_image is None:
         if not normalize_query(args.query or ""):
             given = "" if args.query is None else f" (--query {args.query!r} is blank)"
@@ -197,8 +205,12 @@ def run_rank(args: argparse.Namespace) -> int:
     rank = reranker.rank_texts if args.texts is not None else reranker.rank
     on_progress, close = progress_callback(len(documents))
     try:
-        ranking = rank(args.query, documents, query_image=args.query_image, instruction=args.instruction,
-                       on_progress=on_progress)
+        if args.query_from_metadata or args.append_query:
+            ranking = rank_by_own_prompts(reranker, documents, query=args.query, mix=args.append_query,
+                                          instruction=args.instruction, on_progress=on_progress)
+        else:
+            ranking = rank(args.query, documents, query_image=args.query_image, instruction=args.instruction,
+                           on_progress=on_progress)
     except ScoringFailedError as exc:
         _print_ranking(args, exc.ranking)  # what was scored before the failure is not lost
         raise

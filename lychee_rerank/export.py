@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .results import RECORD_KEYS, RankResult
+from .results import GENERATION_KEYS, RECORD_KEYS, RankResult
 from .safe_text import csv_cell, file_name, terminal_text
 from .sidecars import write_sidecars as write_sidecars  # the library's sidecar writer, beside the other exports
 
@@ -26,6 +26,14 @@ CSV_COLUMNS = (
 NOTE_SEPARATOR = "; "  # how a CSV cell holds a result's list of notes
 
 
+def generation_columns(results: Iterable[RankResult]) -> tuple[str, ...]:
+    """The generation columns a run's exports carry: all of them when any image has them, else none
+    (plus ``query`` when images were scored against their own prompts)."""
+    results = list(results)
+    columns = GENERATION_KEYS if any(result.has_generation for result in results) else ()
+    return (*columns, "query") if any(result.query is not None for result in results) else columns
+
+
 def to_records(
     results: Iterable[RankResult], extra: dict[str, Any] | None = None, marks: Mapping[int, str] | None = None,
     fields: Mapping[int, Mapping[str, Any]] | None = None,
@@ -34,7 +42,12 @@ def to_records(
     such as the query) is added to every record, ``fields`` (per input index, such as ``group`` and
     ``rank_in_group``) to its own, and ``marks`` (the app's pick/reject per input index)
     as a ``mark`` field ("" for none)."""
+    results = list(results)
+    columns = generation_columns(results)
     records = [{**result.to_record(), **(extra or {}), **(fields or {}).get(result.index, {})} for result in results]
+    for record in records:
+        for key in columns:
+            record.setdefault(key, {} if key == "generation" else None)
     if marks is not None:
         for record in records:
             record["mark"] = marks.get(record["index"], "")
@@ -58,12 +71,16 @@ def to_csv(
     Text cells that a spreadsheet would run as a formula (``=...``, ``+...``, ``-...``, ``@...``) start with ``'``.
     """
     buffer = io.StringIO()
+    results = list(results)
     per_result = dict.fromkeys(key for values in (fields or {}).values() for key in values)
-    columns = (*CSV_COLUMNS, *(extra or {}), *per_result, *(("mark",) if marks is not None else ()))
+    columns = (*CSV_COLUMNS, *generation_columns(results), *(extra or {}), *per_result,
+               *(("mark",) if marks is not None else ()))
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for record in to_records(results, extra, marks, fields):
         row = {**record, "notes": NOTE_SEPARATOR.join(record["notes"])}
+        if "generation" in row:  # the settings mapping as one JSON cell
+            row["generation"] = json.dumps(row["generation"], ensure_ascii=False) if row["generation"] else ""
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return buffer.getvalue()
 

@@ -10,6 +10,8 @@ from .settings import NOT_SCORED
 
 # The keys of DESIGN.md §2's JSON contract, in order; extra keys follow them.
 RECORD_KEYS = ("rank", "name", "path", "score", "raw_output", "parse_method", "warning")
+# What a generated image says about itself: in a record only when some image of the run carries it.
+GENERATION_KEYS = ("prompt", "negative_prompt", "seed", "generator", "generation")
 
 
 def format_size(size: tuple[int, int] | None) -> str | None:
@@ -34,6 +36,9 @@ class RankResult:
     ``primary``/``fallback``/``none``, or ``failed``/``skipped``.
     ``warning`` is None or why the image or its score is suspect; ``notes``
     are neutral facts about its intake (rotated upright, resized).
+    ``prompt``, ``negative_prompt``, ``seed`` and ``generator`` are what a generated image's file
+    says about how it was made (``generation``: its other settings, as (name, value) pairs);
+    ``query`` is the text it was scored against when that was not the run's query (its own prompt).
     """
 
     rank: int
@@ -55,6 +60,12 @@ class RankResult:
     text: str | None = None  # a text document's text (None for images)
     instruction: str | None = None  # the instruction text the model was given
     max_pixels: int | None = None  # the pixel budget of the run
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    generator: str | None = None
+    generation: tuple[tuple[str, str], ...] = ()  # sampler, steps, CFG, model, size... in the writer's order
+    query: str | None = None  # set when this image was scored against a query of its own (its prompt)
     digest: str | None = field(default=None, repr=False)
 
     @property
@@ -65,15 +76,39 @@ class RankResult:
     def with_rank(self, rank: int) -> RankResult:
         return replace(self, rank=rank)
 
+    @property
+    def has_generation(self) -> bool:
+        """Whether the image's file carried generation metadata (a prompt, a seed, settings)."""
+        return self.generator is not None
+
     def to_record(self) -> dict[str, Any]:
-        """The JSON/CSV record: the contract keys first, then extras (sizes as ``"WxH"``, notes as a list)."""
+        """The JSON/CSV record: the contract keys first, then extras (sizes as ``"WxH"``, notes as a list).
+
+        The generation keys (``prompt``, ``negative_prompt``, ``seed``, ``generator``, ``generation``)
+        and ``query`` are left out for an image without them; the exports add them to every record of a
+        run in which some image has them.
+        """
         data = asdict(self)
         data.pop("digest")
         data["scored_size"], data["original_size"] = format_size(self.scored_size), format_size(self.original_size)
         data["notes"] = list(self.notes)
+        data["generation"] = dict(self.generation)
+        if not self.has_generation:
+            for key in GENERATION_KEYS:
+                data.pop(key)
+        if self.query is None:
+            data.pop("query")
         ordered = {key: data.pop(key) for key in RECORD_KEYS}
         ordered.update(data)
         return ordered
+
+
+def generation_fields(info: Any) -> dict[str, Any]:
+    """The RankResult fields of an image's generation info (an ``intake.GenerationInfo``; none for None)."""
+    if info is None:
+        return {}
+    return {"prompt": info.prompt, "negative_prompt": info.negative_prompt, "seed": info.seed,
+            "generator": info.generator, "generation": info.settings}
 
 
 def rank_results(results: Iterable[RankResult]) -> list[RankResult]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import InvalidQueryError, QueryImageError
 from .intake import DocumentInput, ImageInput, PreparedImage, as_input
-from .results import RankResult, join_warnings
+from .results import RankResult, generation_fields, join_warnings
 from .scoring.base import Score
 from .scoring.prompts import Content
 from .scoring.query import normalize_query, validate_query
@@ -101,6 +101,7 @@ class Run:
         """The RankResult of a scored (or failed) document."""
         image = prepared.image
         notes = tuple(image.notes) if image is not None else ()
+        generation = image.generation if image is not None else None
         if image is not None and image.digest and image.digest == self.query.key:
             notes += (QUERY_IMAGE_NOTE,)
         return RankResult(
@@ -110,7 +111,7 @@ class Run:
             path=prepared.document.path, mode=self.mode, family=self.family, p_yes=score.p_yes, p_no=score.p_no,
             scored_size=score.scored_size, original_size=image.original_size if image is not None else None,
             notes=notes, text=prepared.document.text, instruction=self.instruction, max_pixels=self.max_pixels,
-            digest=prepared.digest,
+            digest=prepared.digest, **generation_fields(generation),
         )
 
     def duplicate(self, index: int, prepared: Prepared, first: RankResult) -> RankResult:

@@ -20,8 +20,9 @@ PARSE_FALLBACK = "fallback"  # generate mode: the first number in 0-10
 PARSE_NONE = "none"  # generate mode: no number found, scored 0.0
 PARSE_FAILED = "failed"  # image unreadable, OOM twice, NaN logits: lowest score
 PARSE_SKIPPED = "skipped"  # the run was stopped before this image
+PARSE_NO_PROMPT = "no_prompt"  # own-prompt ranking: the image carries no prompt and no query was typed
 PARSER_METHODS = (PARSE_PRIMARY, PARSE_FALLBACK, PARSE_NONE)
-NOT_SCORED = (PARSE_FAILED, PARSE_SKIPPED)
+NOT_SCORED = (PARSE_FAILED, PARSE_SKIPPED, PARSE_NO_PROMPT)
 
 GENERATE_MAX_NEW_TOKENS = 24
 MAX_QUERY_TOKENS = 512  # a longer query is almost always a pasted document; it is cut with a warning

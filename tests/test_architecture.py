@@ -27,7 +27,7 @@ LAYERS = {
     "intake": 2, "scoring": 2, "runtime": 2,
     "reranker": 3, "run": 3, "execution": 3,
     "xmp": 4, "sidecars": 4, "groups": 4, "stacks": 4, "copyout": 4, "outfiles": 4,
-    "export": 4, "evaluation": 4, "demo": 4, "batch": 4, "serve": 4, "terminal": 4,
+    "export": 4, "evaluation": 4, "own_prompts": 4, "demo": 4, "batch": 4, "serve": 4, "terminal": 4,
     "app": 5,
     "cli": 6, "takeout": 6,
 }

@@ -203,3 +203,15 @@ def test_takeout_script_reports_sidecar_and_stacking_times(tmp_path: Path):
     report = json.loads(out.read_text())
     assert report["sidecars_written"] == report["sidecars_merged"] == 12 and 1 <= report["stacks"] <= 12
     assert proc.stdout.strip().splitlines()[-1].startswith("| stack: total")
+
+
+# --------------------------------------------------------------------------- generation_metadata.py
+
+
+def test_generation_metadata_script_reads_every_prompt(tmp_path: Path):
+    out = tmp_path / "gen.json"
+    proc = run_script("generation_metadata.py", "--images", "6", "--size", "32", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["images"] == report["with_prompt"] == 6
+    assert "ms/image" in proc.stdout

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field, replace
 from ..errors import LycheeRerankError
 from ..export import top_k_zip, zippable
 from ..intake import ImageInput, bytes_digest
+from ..own_prompts import rank_by_own_prompts
 from ..results import RankResult
 from ..settings import PARSE_SKIPPED
 from .engine import Engine, ModelHandle, RunSettings, input_digest
-from .page import inputs_from_sources, make_thumbnail
+from .page import MIX, TYPED, inputs_from_sources, make_thumbnail
 
 PREPARING, QUEUED, RUNNING, DONE, STOPPED, ERROR = "preparing", "queued", "running", "done", "stopped", "error"
 QUEUE_POLL_S = 0.2
@@ -52,6 +53,7 @@ class Job:
     folder: str | None = None
     query_image: tuple[str, bytes] | None = None  # a reference image ("more like this one")
     texts: list[str] | None = None  # rank these texts instead of images
+    query_source: str = "typed"  # "typed"; "own": each image's own prompt; "mix": its prompt and the typed text
     reused: list[ImageInput] = field(default_factory=list, repr=False)  # a previous run's uploads, ranked again
     state: str = PREPARING
     results: list[RankResult] | None = None  # best first, when finished
@@ -173,7 +175,8 @@ class Job:
         self._progress = (0, len(self.texts if self.texts is not None else self.inputs), None)
         if self.query_image is not None:
             digests.append("query-image:" + bytes_digest(self.query_image[1]))
-        self._key = self.engine.cache.key(self.settings, self.query, self.instruction, digests)
+        query_key = self.query if self.query_source == TYPED else f"{self.query_source}\0{self.query}"
+        self._key = self.engine.cache.key(self.settings, query_key, self.instruction, digests)
 
     def _from_cache(self) -> bool:
         """-> DONE at once when this exact run was scored before."""
@@ -207,11 +210,19 @@ class Job:
         reranker = self.handle.for_settings(self.settings)
         self.state, self.scoring_started = RUNNING, time.monotonic()
         rank = reranker.rank_texts if self.texts is not None else reranker.rank
-        ranking = rank(
-            self.query, self.texts if self.texts is not None else self.inputs, query_image=self.query_image,
-            instruction=self.instruction, on_progress=self._on_progress, should_stop=self._stop.is_set,
-            on_wait=self._on_wait,
-        )
+        if self.own_prompts:
+            # The general preset gives way to the one for generated art; a chosen preset or instruction stays.
+            instruction = None if self.instruction in (None, "default") else self.instruction
+            ranking = rank_by_own_prompts(
+                reranker, self.inputs, query=self.query, mix=self.query_source == MIX, instruction=instruction,
+                on_progress=self._on_progress, should_stop=self._stop.is_set, on_wait=self._on_wait,
+            )
+        else:
+            ranking = rank(
+                self.query, self.texts if self.texts is not None else self.inputs, query_image=self.query_image,
+                instruction=self.instruction, on_progress=self._on_progress, should_stop=self._stop.is_set,
+                on_wait=self._on_wait,
+            )
         self.query_warnings = list(ranking.warnings)
         self.results = list(ranking)
         if ranking.stopped:
@@ -273,6 +284,13 @@ class Job:
             return None
         return make_thumbnail(ImageInput(name=self.query_image[0], data=self.query_image[1]))
 
+    @property
+    def own_prompts(self) -> bool:
+        """Whether each image is scored against its own prompt (possibly mixed with the typed text)."""
+        return self.query_source != TYPED and self.texts is None
+
     def export_fields(self) -> dict[str, str | None]:
-        """What the exports record about the query, on every row."""
+        """What the exports record about the query, on every row (with own prompts, each row has its own)."""
+        if self.own_prompts:
+            return {"query_source": self.query_source}
         return {"query": self.query or None, "query_image": self.query_image[0] if self.query_image else None}

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import NoImagesError
-from ..intake import ImageInput, collect_inputs, inputs_from_uploads, natural_key, prepare_image
+from ..errors import LycheeRerankError, NoImagesError
+from ..intake import ImageInput, collect_inputs, generation_of, inputs_from_uploads, natural_key, prepare_image
 from ..results import RankResult
 from ..scoring.query import normalize_query
 from ..settings import DEMO_ALIAS, DEMO_EXAMPLES_DIR, DEMO_MODEL_DIR, PARSE_SKIPPED
@@ -202,6 +202,25 @@ class Sources:
     inputs: list[ImageInput]
     uploaded: list[ImageInput] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+TYPED, OWN, MIX = "typed", "own", "mix"  # where each image's query comes from
+QUERY_SOURCES = (TYPED, OWN, MIX)
+PROMPT_PROBE = 64  # inputs read to decide whether to offer "each image's own prompt"
+
+
+def any_prompt(uploads: Sequence[tuple[str, bytes]], folder: str | None, limit: int = PROMPT_PROBE) -> bool:
+    """Whether some of the first ``limit`` images carry a generation prompt (the own-prompt choice is offered then)."""
+    try:
+        sources = inputs_from_sources(uploads, folder)
+    except LycheeRerankError:
+        return False
+    return any(info is not None and info.prompt for info in map(generation_of, sources.inputs[:limit]))
+
+
+def query_needed(query_source: str) -> bool:
+    """Only the typed query needs text: own prompts score without one (a typed one then scores the rest)."""
+    return query_source == TYPED
 
 
 def inputs_from_sources(

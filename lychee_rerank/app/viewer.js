@@ -125,6 +125,8 @@ function createDom(root) {
   const side = add(main, "div", "side");
   dom.warning = add(side, "div", "warning");
   dom.notes = add(side, "ul", "notes");
+  dom.generationTitle = add(side, "div", "output-title generation-title");
+  dom.generation = add(side, "dl", "generation");
   dom.outputTitle = add(side, "div", "output-title");
   dom.method = add(side, "div", "method");
   dom.probabilities = add(side, "div", "probabilities");
@@ -189,6 +191,16 @@ function render() {
     const line = document.createElement("li");
     line.textContent = note;
     return line;
+  }));
+  const generation = detail.generation || [];
+  dom.generationTitle.hidden = generation.length === 0;
+  dom.generationTitle.textContent = labels.generation || "";
+  dom.generation.replaceChildren(...generation.flatMap(([label, value]) => {
+    const term = document.createElement("dt");
+    term.textContent = label;
+    const text = document.createElement("dd");
+    text.textContent = value;
+    return [term, text];
   }));
   dom.outputTitle.textContent = labels.output;
   dom.method.textContent = detail.method || "";

@@ -12,7 +12,8 @@ The flow:
 2. **prepare** - :func:`prepare_image` (:mod:`.decode`) reads and sniffs the
    bytes (:mod:`.sniff`), refuses decompression bombs, decodes, normalises
    orientation and colour to upright 8-bit sRGB (:mod:`.colour`) and fits the
-   size to what the Qwen2.5-VL processor keeps unchanged (:mod:`.fit`).
+   size to what the Qwen2.5-VL processor keeps unchanged (:mod:`.fit`), and reads
+   the prompt and settings a generated image carries (:mod:`.generation`).
 
 Nothing in intake raises for a bad image: it becomes a grey placeholder
 (``PreparedImage.failed``) whose warnings say what was wrong. Only "no images
@@ -27,6 +28,7 @@ from .decode import PreparedImage, prepare_image
 from .documents import Document, DocumentInput, as_document, as_documents, read_texts, text_name
 from .fit import fit_to_processor, visual_tokens
 from .folders import CollectedInputs, collect_inputs, collect_paths
+from .generation import GenerationInfo, generation_of, read_generation
 from .inputs import (
     URL_PROBLEM,
     ImageInput,
@@ -53,6 +55,7 @@ __all__ = [
     "as_documents",
     "read_texts",
     "text_name",
+    "GenerationInfo",
     "ImageInput",
     "PreparedImage",
     "ZipLimits",
@@ -65,6 +68,7 @@ __all__ = [
     "describe_decode_error",
     "describe_read_error",
     "fit_to_processor",
+    "generation_of",
     "header_size",
     "image_digest",
     "inputs_from_uploads",
@@ -72,6 +76,7 @@ __all__ = [
     "natural_key",
     "prepare_image",
     "read_capped",
+    "read_generation",
     "sniff_non_image",
     "visual_tokens",
     "zip_inputs",

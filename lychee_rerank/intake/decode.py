@@ -37,6 +37,7 @@ from ..results import join_warnings
 from ..settings import MAX_DECODE_PIXELS, MIN_PIXELS, RECIPE_MAX_PIXELS
 from .colour import normalise_colour
 from .fit import fit_to_processor, fit_with_report, needs_fitting, recipe_resize
+from .generation import PNG_SIGNATURE, GenerationInfo, generation_from_pil, pillow_safe_png, read_generation, scan_png
 from .inputs import ImageInput, bytes_digest, image_digest
 from .sniff import describe_decode_error, describe_read_error, open_formats, pillow_warnings, plugin_problem
 
@@ -83,6 +84,7 @@ class PreparedImage:
     notes: list[str] = field(default_factory=list)
     format: str | None = None
     decoded_size: tuple[int, int] | None = None
+    generation: GenerationInfo | None = None  # the prompt and settings a generated image carries
 
     @property
     def warning(self) -> str | None:
@@ -148,8 +150,11 @@ def _decode(source: ImageInput, data: bytes, digest: str, sizing: _Sizing, max_d
     problem = plugin_problem(data)
     if problem:
         return _placeholder(source, problem, digest, sizing=sizing)
+    # Text chunks Pillow would refuse the whole image for (a zTXt over its limit) are left out of
+    # what Pillow sees: a bad metadata chunk is a note, never a failed image.
+    png = scan_png(data) if data.startswith(PNG_SIGNATURE) else None
     with pillow_warnings(max_decode_pixels):
-        image = Image.open(io.BytesIO(data), formats=open_formats())
+        image = Image.open(io.BytesIO(pillow_safe_png(data, png) if png else data), formats=open_formats())
         original = image.size
         problem = _bomb_problem(original, max_decode_pixels)
         if problem:
@@ -161,6 +166,7 @@ def _decode(source: ImageInput, data: bytes, digest: str, sizing: _Sizing, max_d
         image.load()
     prepared = PreparedImage(source, image, [], original_size=original, digest=digest, format=image.format)
     prepared.decoded_size = image.size
+    _add_generation(prepared, read_generation(data, image, png=png))
     if image.size != original:
         prepared.notes.append(
             f"decoded at reduced size {image.width}×{image.height} (JPEG draft) from {original[0]}×{original[1]}"
@@ -183,6 +189,7 @@ def _prepare_given(source: ImageInput, sizing: _Sizing, max_decode_pixels: int) 
             source, image, [], original_size=image.size, digest=image_digest(image), format=image.format
         )
         prepared.decoded_size = image.size
+        _add_generation(prepared, generation_from_pil(image))
         return _finish(prepared, image, frames, owned=False, sizing=sizing)
     except Exception as exc:  # noqa: BLE001 - a lazily loaded PIL image can still fail to decode
         return _placeholder(source, describe_decode_error(exc, b""), sizing=sizing)
@@ -209,6 +216,13 @@ def _finish(prepared: PreparedImage, image: Image.Image, frames: int, *, owned: 
     prepared.notes.extend(notes)
     prepared.image = image
     return prepared
+
+
+def _add_generation(prepared: PreparedImage, info: GenerationInfo | None) -> None:
+    """Keep the generation info; what could not be read of it is a note (the image itself is fine)."""
+    prepared.generation = info
+    if info is not None:
+        prepared.notes.extend(info.notes)
 
 
 def _bomb_problem(size: tuple[int, int], limit: int) -> str | None:
