@@ -7,7 +7,6 @@ before torch is imported, so a mistake is reported at once.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .batch.command import add_batch_parser
+from .bench_command import add_bench_parser
 from .demo.catalog import add_models_parser
 from .errors import (
     InvalidQueryError,
@@ -30,15 +30,13 @@ from .own_prompts import check_own_prompt_request, rank_by_own_prompts
 from .safe_text import terminal_text
 from .scoring.query import normalize_query, validate_query
 from .serve.command import add_serve_parser
-from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, DEMO_ALIAS, DEMO_EXAMPLES_DIR, MIN_PIXELS, MODES, QUANTIZATIONS
+from .settings import BATCH_AUTO, DEFAULT_MAX_IMAGES, MIN_PIXELS, MODES, QUANTIZATIONS
 from .takeout import add_takeout_options, check_takeout_options, format_ranking, run_takeout
 from .terminal import TerminalFormatter, progress_callback
 
 logger = logging.getLogger("lychee_rerank.cli")
 
 FORMATS = ("table", "json", "csv")
-DEFAULT_DTYPES = "bfloat16,float16,float32"
-DEMO_LABELS = DEMO_EXAMPLES_DIR / "labels.jsonl"
 NO_QUERY = "no query: pass --query TEXT, --query-image IMAGE, or both"
 
 
@@ -99,21 +97,6 @@ def _rank_parser(subparsers: Any) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders (recursive) or .zip files")
     add_takeout_options(parser)
     parser.set_defaults(handler=run_rank)
-
-
-def _bench_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "bench", help="compare precisions (dtypes) on a labelled query set",
-        description="Score a labelled set once per dtype and compare accuracy, spread, speed and memory.",
-    )
-    add_model_options(parser)
-    parser.add_argument("--labels", default=None,
-                        help="JSONL of {query, images, relevant}; default with --model demo: the demo's labels")
-    parser.add_argument("--dtypes", default=DEFAULT_DTYPES,
-                        help=f"comma-separated (default {DEFAULT_DTYPES}); --dtype is ignored")
-    parser.add_argument("--instruction", default=None, help="an instruction preset or free text")
-    parser.add_argument("--out", default=None, help="JSON file for the full figures (default: none written)")
-    parser.set_defaults(handler=run_bench)
 
 
 def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -228,31 +211,6 @@ def _print_ranking(args: argparse.Namespace, ranking: Any) -> None:
     sys.stdout.write(output + ("\n" if args.format != "csv" else ""))
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    labels = args.labels
-    if labels is None:
-        if args.model != DEMO_ALIAS:
-            raise InvalidSettingError(
-                "--labels FILE.jsonl is required (it defaults to the demo's labels only with --model demo)"
-            )
-        labels = DEMO_LABELS
-    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
-    if not dtypes:
-        raise InvalidSettingError("--dtypes needs at least one dtype, e.g. bfloat16,float32")
-    # lazy: evaluation loads models through torch and transformers
-    from .evaluation import compare_dtypes, comparison_table
-
-    options = {k: v for k, v in reranker_kwargs(args).items() if k != "dtype"}
-    report = compare_dtypes(args.model, dtypes, labels, instruction=args.instruction, **options)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        print(f"# full figures: {terminal_text(out)}")
-    print(comparison_table(report))
-    return 0 if any("error" not in row for row in report["rows"]) else 1
-
-
 def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     """-v and -q: on the main parser (default False) and again on every subcommand, where an absent flag
     (default SUPPRESS) leaves the main parser's value alone, so ``-q rank`` and ``rank -q`` both work."""
@@ -267,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _rank_parser(subparsers)
-    _bench_parser(subparsers)
+    add_bench_parser(subparsers, add_model_options, reranker_kwargs)
     add_models_parser(subparsers)
     add_batch_parser(subparsers, add_model_options, reranker_kwargs)
     add_serve_parser(subparsers, add_model_options, reranker_kwargs)

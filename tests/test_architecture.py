@@ -29,7 +29,7 @@ LAYERS = {
     "xmp": 4, "sidecars": 4, "groups": 4, "stacks": 4, "copyout": 4, "outfiles": 4,
     "export": 4, "evaluation": 4, "own_prompts": 4, "demo": 4, "batch": 4, "serve": 4, "terminal": 4,
     "app": 5,
-    "cli": 6, "takeout": 6,
+    "cli": 6, "takeout": 6, "bench_command": 6,
 }
 HEAVY = {"torch", "torchvision", "transformers", "streamlit", "tqdm", "jieba", "pillow_heif", "bitsandbytes",
          "qwen_vl_utils", "accelerate", "ray", "pyarrow", "pyexiv2", "imagehash"}
