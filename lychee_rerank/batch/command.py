@@ -41,6 +41,9 @@ def add_batch_parser(
     parser.add_argument("--out", required=True, metavar="OUT", help="the results: .parquet (default) or .csv")
     add_model_options(parser)
     parser.add_argument("--instruction", default=None, help="an instruction preset or free text")
+    parser.add_argument("--query-from-metadata", action="store_true",
+                        help="rows without a query (or a manifest without the column) are scored against their "
+                             "generated image's own prompt (A1111/Forge, ComfyUI, InvokeAI)")
     parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="local (one process) or ray (Ray Data; pip install 'lychee-rerank[cluster]')")
     parser.add_argument("--resume", action="store_true",
@@ -61,7 +64,7 @@ def run_batch(args: argparse.Namespace, *, model_kwargs: Callable[[argparse.Name
         manifest=Path(args.manifest), out=Path(args.out), model=args.model, reranker_options=model_kwargs(args),
         instruction=args.instruction, engine=args.engine, resume=args.resume, chunk_rows=args.chunk_size,
         workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address or os.environ.get(
-            "RAY_ADDRESS"),
+            "RAY_ADDRESS"), query_from_metadata=args.query_from_metadata,
     )
     # lazy: the job reads Parquet (pyarrow) and loads the model; the arguments above are checked first
     from .job import run_job

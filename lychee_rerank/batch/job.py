@@ -66,7 +66,7 @@ def run_job(job: BatchJob) -> JobReport:
     model fails mid-run, it is kept for ``--resume``.
     """
     started = time.perf_counter()
-    manifest = Manifest.open(job.manifest)
+    manifest = Manifest.open(job.manifest, query_from_metadata=job.query_from_metadata)
     store = PartStore(parts_dir(Path(job.out)), Path(job.out))
     with writing_errors(store.folder):
         store.prepare({**job.settings_record(), CONTENT: fingerprint(manifest.path)}, job.resume)

@@ -31,7 +31,7 @@ def run_local(job: BatchJob, manifest: Manifest, store: PartStore, done: set[Any
         for table in manifest.chunks(job.chunk_rows):
             table = _pending(table, done)
             if table.num_rows:
-                scored = score_table(reranker, table, job.instruction, progress.update)
+                scored = score_table(reranker, table, job.scoring_instruction, progress.update)
                 store.write(scored, table.column(ROW)[0].as_py())
     finally:
         progress.close()

@@ -7,7 +7,9 @@ id, group and query columns. :meth:`Manifest.chunks`
 then yields tables of at most ``rows`` rows holding every manifest column, ``id`` and ``group``
 (added when the manifest has none) and three hidden columns the job uses and drops from the
 output: the 0-based row number, the image path resolved against the manifest's folder, and the
-ranking key (the group, or the query for rows without one).
+ranking key (the group, or the query for rows without one). With ``query_from_metadata`` the
+``query`` column may be missing or empty: a row without a query is scored against the prompt its
+generated image carries (A1111/Forge, ComfyUI, InvokeAI), which then fills its ``query``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..intake.inputs import looks_like_url
+from ..intake.generation import generation_of
+from ..intake.inputs import as_input, looks_like_url
+from ..scoring.query import normalize_query
 from .columns import GROUP, HIDDEN, ID, IMAGE, KEY, PATH, PRODUCT_ID_COLUMNS, QUERY, REQUIRED, ROW
 from .errors import ManifestError
 from .readers import column_names, iter_tables, manifest_format
@@ -42,24 +46,26 @@ class Manifest:
     rows: int = 0
     ids: set[Any] = field(default_factory=set)
     groups: int = 0
+    query_from_metadata: bool = False
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Manifest:
+    def open(cls, path: str | os.PathLike, *, query_from_metadata: bool = False) -> Manifest:
         """Check the manifest's format, columns and ids; raise ManifestError with the fix otherwise."""
         path = Path(path)
         fmt = manifest_format(path)
         names = column_names(path, fmt)
-        missing = [name for name in REQUIRED if name not in names]
+        required = [IMAGE] if query_from_metadata else list(REQUIRED)
+        missing = [name for name in required if name not in names]
         if missing:
             found = ", ".join(names) or "none"
             raise ManifestError(
                 f"{path.name} lacks the required column(s) {', '.join(missing)}: a manifest needs 'query' and "
-                f"'image' columns (found: {found})"
+                f"'image' columns, or an 'image' column with --query-from-metadata (found: {found})"
             )
         hidden = [name for name in names if name in HIDDEN]
         if hidden:
             raise ManifestError(f"{path.name}: column name(s) {', '.join(hidden)} are reserved; rename them")
-        manifest = cls(path.resolve(), fmt, names)
+        manifest = cls(path.resolve(), fmt, names, query_from_metadata=query_from_metadata)
         manifest._scan()
         if not manifest.rows:
             raise ManifestError(f"{path.name} has no rows: nothing to score")
@@ -80,8 +86,8 @@ class Manifest:
 
     @property
     def output_names(self) -> list[str]:
-        """The manifest's columns plus ``id`` and ``group`` where it has none."""
-        return self.names + [name for name in (ID, GROUP) if name not in self.names]
+        """The manifest's columns plus ``query``, ``id`` and ``group`` where it has none."""
+        return self.names + [name for name in (QUERY, ID, GROUP) if name not in self.names]
 
     def chunks(self, rows: int) -> Iterator[pa.Table]:
         """Normalised tables of at most ``rows`` rows, in manifest order."""
@@ -92,6 +98,8 @@ class Manifest:
 
     def _scan(self) -> None:
         columns = [name for name in (ID, GROUP, QUERY) if name in self.names]
+        if self.query_from_metadata:
+            columns.append(IMAGE)  # the images' prompts decide the ranking sets
         keys: set[int] = set()  # hashes: counting the groups needs no copy of their text
         missing: list[int] = []
         for table in iter_tables(self.path, self.fmt, columns, SCAN_ROWS):
@@ -108,9 +116,25 @@ class Manifest:
             self.ids = set(range(self.rows))
         self.groups = len(keys)
 
-    def _keys(self, table: pa.Table) -> list[str]:
+    def _queries(self, table: pa.Table) -> list[str]:
+        """Each row's query: the manifest's, else (with query_from_metadata) its image's own prompt, else ""."""
+        given = table.column(QUERY).to_pylist() if QUERY in table.column_names else [None] * table.num_rows
+        queries = [_text(value) for value in given]
+        if self.query_from_metadata:
+            images = table.column(IMAGE).to_pylist()
+            queries = [query if query.strip() else self._prompt(image) for query, image in zip(queries, images)]
+        return queries
+
+    def _prompt(self, image: Any) -> str:
+        path = self._resolve(image)
+        if path is None or looks_like_url(path) or not os.path.isfile(path):
+            return ""
+        info = generation_of(as_input(path, 0))
+        return normalize_query(info.prompt or "") if info is not None else ""
+
+    def _keys(self, table: pa.Table, queries: list[str] | None = None) -> list[str]:
         """Each row's ranking key: its group, or its query when it has no group."""
-        queries = [_text(value) for value in table.column(QUERY).to_pylist()]
+        queries = self._queries(table) if queries is None else queries
         if not self.has_groups:
             return [f"q:{q}" for q in queries]
         return [f"g:{g}" if _text(g) else f"q:{q}" for g, q in zip(table.column(GROUP).to_pylist(), queries)]
@@ -137,11 +161,17 @@ class Manifest:
 
     def _normalise(self, table: pa.Table, start: int) -> pa.Table:
         numbers = pa.array(range(start, start + table.num_rows), pa.int64())
-        keys = self._keys(table)
+        queries = self._queries(table)
+        keys = self._keys(table, queries)
+        if self.query_from_metadata:  # the query each row was scored against, its prompt where it had none
+            column = pa.array(queries, pa.string())
+            if QUERY in table.column_names:
+                table = table.set_column(table.column_names.index(QUERY), QUERY, column)
+            else:
+                table = table.append_column(QUERY, column)
         if not self.has_ids:
             table = table.append_column(ID, numbers)
         if not self.has_groups:
-            queries = [_text(value) for value in table.column(QUERY).to_pylist()]
             table = table.append_column(GROUP, pa.array(queries, pa.string()))
         paths = [self._resolve(value) for value in table.column(IMAGE).to_pylist()]
         table = table.append_column(ROW, numbers)

@@ -120,7 +120,7 @@ def _pipeline(ray: Any, job: BatchJob, staged: str) -> Any:
     return dataset.map_batches(
         RerankActor,
         fn_constructor_kwargs={"model": job.model, "options": job.reranker_options,
-                               "instruction": job.instruction, "chunk_rows": job.chunk_rows},
+                               "instruction": job.scoring_instruction, "chunk_rows": job.chunk_rows},
         batch_size=job.chunk_rows, batch_format="pyarrow", zero_copy_batch=True,
         compute=ray.data.ActorPoolStrategy(size=job.workers), num_gpus=gpus, num_cpus=cpus,
     )

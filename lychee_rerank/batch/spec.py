@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import InvalidSettingError
 
 ENGINES = ("local", "ray")
+GENERATED_PRESET = "generated"  # scoring.prompts' preset for generated art (own-prompt rows)
 DEFAULT_CHUNK_ROWS = 256
 # The options that decide a score: a resume with other values would mix two jobs in one output.
 SCORE_SETTINGS = ("mode", "family", "base_model", "dtype", "max_pixels", "min_pixels", "quantization")
@@ -22,7 +23,9 @@ class BatchJob:
     the rows per part file (and per Ray batch): at most that many are scored again after a crash.
     ``workers``, ``gpus_per_worker`` (None: one GPU per worker where the cluster has GPUs, else
     none) and ``address`` (None: ``RAY_ADDRESS``, else a local cluster) are the Ray engine's.
-    ``progress_bar`` None means a bar when stderr is a terminal.
+    ``progress_bar`` None means a bar when stderr is a terminal. ``query_from_metadata``: a row without
+    a query (or a manifest without the column) is scored against its generated image's own prompt, with
+    the instruction preset for generated art unless ``instruction`` says otherwise.
     """
 
     manifest: Path
@@ -37,6 +40,7 @@ class BatchJob:
     gpus_per_worker: float | None = None
     address: str | None = None
     progress_bar: bool | None = None
+    query_from_metadata: bool = False  # rows without a query are scored against their image's own prompt
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -51,5 +55,13 @@ class BatchJob:
     def settings_record(self) -> dict[str, Any]:
         """What must not change between a run and its ``--resume`` (recorded in the parts folder)."""
         options = {key: self.reranker_options.get(key) for key in SCORE_SETTINGS}
-        return {"manifest": str(Path(self.manifest).resolve()), "model": self.model,
-                "instruction": self.instruction, **options}
+        record = {"manifest": str(Path(self.manifest).resolve()), "model": self.model,
+                  "instruction": self.instruction, **options}
+        if self.query_from_metadata:  # recorded only when on, so a job written before this option resumes
+            record["query_from_metadata"] = True
+        return record
+
+    @property
+    def scoring_instruction(self) -> str | None:
+        """The instruction the rows are scored with: the generated-art preset for own prompts unless one is given."""
+        return self.instruction or (GENERATED_PRESET if self.query_from_metadata else None)
