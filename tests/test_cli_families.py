@@ -76,3 +76,14 @@ def test_models_lists_every_family_with_counted_parameters(cli):
         assert row["bf16_weights_gib"] == pytest.approx(2 * row["parameters"] / 1024**3)
     table = cli("models")
     assert "Qwen/Qwen3-VL-Reranker-8B" in table.stdout and "16.3" in table.stdout
+
+
+def test_a_batch_job_on_a_qwen3_folder_scores_with_its_family(cli, tiny_qwen3_dir: Path, photos: Path, tmp_path: Path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"query,image\na red photo,{photos / 'red.jpg'}\na red photo,{photos / 'blue.png'}\n")
+    out = tmp_path / "out.csv"
+    done = cli("batch", str(manifest), "--model", str(tiny_qwen3_dir), "--out", str(out), "--batch-size", "2")
+    assert done.returncode == 0, done.stderr
+    rows = out.read_text().splitlines()
+    assert "640x480" in rows[1] and "160x128" in rows[2]  # Qwen3-VL's 32-px geometry
+    assert "family qwen3-vl-reranker" in done.stderr

@@ -205,6 +205,7 @@ def test_health_models_metrics_docs(demo_url: str):
     assert httpx.get(demo_url + "/health").json()["status"] == "ready"  # open without the key
     models = httpx.get(demo_url + "/v1/models", headers=auth()).json()
     assert models["data"][0]["id"] == "demo" and models["data"][0]["mode"] == "yesno"
+    assert models["data"][0]["family"] == "lychee"  # the demo is a Qwen2.5-VL judge: lychee's recipe
     post(demo_url, {"query": "red", "documents": ["a red circle"]})
     text = httpx.get(demo_url + "/metrics", headers=auth()).text
     for name in ("lychee_requests_total", "lychee_request_seconds_bucket", "lychee_documents_scored_total",

@@ -155,7 +155,7 @@ def _add_info_routes(app: FastAPI, service: Service) -> None:
         """The one model this server ranks with (OpenAI's list shape)."""
         service.ready_worker()
         described = service.reranker.describe()
-        card = {key: described[key] for key in ("mode", "device", "dtype", "max_pixels", "batch_size")}
+        card = {key: described[key] for key in ("family", "mode", "device", "dtype", "max_pixels", "batch_size")}
         return {"object": "list",
                 "data": [{"id": service.model_name, "object": "model", "owned_by": "lychee-rerank", **card}]}
 
