@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lychee_rerank import evaluation
-from lychee_rerank.cli import DEMO_LABELS
+from lychee_rerank.bench_command import DEMO_LABELS
 from lychee_rerank.cli import main as cli_main
 from lychee_rerank.errors import LycheeRerankError
 from lychee_rerank.settings import DEMO_EXAMPLES_DIR
