@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from lychee_rerank.app import cards, culling, page, takeout, viewer
+from lychee_rerank.app import cards, culling, grouped, page, takeout, viewer
 from lychee_rerank.app.culling import PICK, REJECT, ViewSession
 from lychee_rerank.app.engine import Engine, RunSettings
 from lychee_rerank.app.generation_info import generation_lines, generation_text
@@ -394,7 +394,10 @@ elif job is not None:
 
 
 # --- results --------------------------------------------------------------------------------------
-def draw_card(job: Job, result, decimals: int, icons_only: bool) -> None:
+def draw_card(job: Job, result, decimals: int, icons_only: bool, folded: list | None = None, details: bool = True,
+              large: bool = False) -> None:
+    """A result's card and buttons; ``folded``: near-duplicates behind it (a +N badge); ``details``: its
+    expanders (generation info, model output), left out where the card sits in an expander already."""
     badge = tr("warning_badge") if result.warning else None
     rank_line = rank_text(result.rank, result.score, decimals)
     warning = translate_warning(lang, result.warning)
@@ -403,9 +406,15 @@ def draw_card(job: Job, result, decimals: int, icons_only: bool) -> None:
         st.html(cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning, mark=mark))
     else:
         notes = " · ".join(translate_warning(lang, note) for note in result.notes)
+        stack = (len(folded), tr("stack_badge_help", n=len(folded))) if folded else None
         st.html(cards.card_html(result, job.thumbnail(result.index), rank_line=rank_line, badge=badge,
-                                warning=warning, mark=mark, notes=notes))
+                                warning=warning, mark=mark, notes=notes, stack=stack, large=large))
     draw_card_buttons(job, result.index, icons_only)
+    if folded:
+        cells = [(r, rank_text(r.rank, r.score, decimals), job.thumbnail(r.index)) for r in folded]
+        st.html(cards.folded_html(cells, tr("stack_folded", n=len(folded))))
+    if not details:
+        return
     if result.has_generation:
         with st.expander(tr("generation_info"), expanded=False):
             draw_generation_info(result)
@@ -553,13 +562,30 @@ def draw_result_controls() -> None:
                  key="mark_filter")
 
 
-def draw_downloads(job: Job, shown: list) -> None:
-    """CSV/JSON of every result (or of the filtered set when a pick filter is on), with marks; zip of the shown."""
+def draw_grouping_controls(job: Job) -> tuple[str, bool]:
+    """Group by (when the run offers more than none) and Stack near-duplicates (images with pixels at hand)."""
+    offered = grouped.group_choices(job)
+    how = grouped.settle_choice(st.session_state, "group_by", offered)
+    stackable = grouped.stacks_offered(job)
+    if len(offered) == 1 and not stackable:
+        return how, False
+    left, right = st.columns([3, 2])
+    if len(offered) > 1:
+        left.radio(tr("group_by_label"), offered, format_func=lambda g: tr(f"group_by_{g}"), key="group_by",
+                   horizontal=True, help=tr("group_by_help"))
+    if stackable:
+        right.toggle(tr("stack_label"), key="stack", help=tr("stack_help"))
+    return how, stackable and bool(st.session_state.get("stack"))
+
+
+def draw_downloads(job: Job, shown: list, fields: dict) -> None:
+    """CSV/JSON of every result (or of the filtered set when a pick filter is on), with marks and the group and
+    stack columns when those are on; zip of the shown."""
     exported = job.results if st.session_state.mark_filter == "all" else shown
     columns = st.columns(3)
     columns[0].download_button(
         tr("download_csv"),
-        ("\ufeff" + to_csv(exported, extra=job.export_fields(), marks=job.marks)).encode("utf-8"),
+        ("\ufeff" + to_csv(exported, extra=job.export_fields(), marks=job.marks, fields=fields)).encode("utf-8"),
         "lychee-results.csv",
         "text/csv",
         key="dl_csv",
@@ -567,7 +593,7 @@ def draw_downloads(job: Job, shown: list) -> None:
     )
     columns[1].download_button(
         tr("download_json"),
-        to_json(exported, extra=job.export_fields(), marks=job.marks).encode("utf-8"),
+        to_json(exported, extra=job.export_fields(), marks=job.marks, fields=fields).encode("utf-8"),
         "lychee-results.json",
         "application/json",
         key="dl_json",
@@ -585,6 +611,71 @@ def draw_downloads(job: Job, shown: list) -> None:
         on_click="ignore",
         disabled=zipped == 0,  # failures and duplicates have no file to add
     )
+
+
+def draw_grid(job: Job, shown: list, stacks: list | None, decimals: int) -> list:
+    """The flat grid: a card per result (per stack when stacking), a page at a time; returns the cards' results."""
+    tiles = grouped.tiles(shown, stacks)
+    visible = tiles[: st.session_state.get("shown", page.CARDS_PER_PAGE)]
+    count = sum(len(tile.results) for tile in visible)
+    st.caption(tr_docs("showing", job.texts is not None, shown=count, total=len(job.scored)))
+    width = st.session_state.columns
+    ordered = grouped.sort_tiles(visible, st.session_state.sort)
+    for row in range(0, len(ordered), width):
+        for column, tile in zip(st.columns(width), ordered[row : row + width]):
+            with column:
+                draw_card(job, tile.result, decimals, icons_only=width > 3, folded=tile.folded)
+    if len(visible) < len(tiles) and st.button(tr("show_more"), key="more"):
+        st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
+        st.rerun()
+    return [tile.result for tile in ordered]
+
+
+GROUPS_PER_PAGE = 20  # each group's collapsed others are sent with it: page the groups, not only the cards
+
+
+def draw_groups(job: Job, shown: list, how: str, stacks: list | None, decimals: int) -> list:
+    """One row per group, best group first, a page at a time; returns the results in the order shown."""
+    rows = grouped.group_rows(shown, how, stacks)
+    visible = rows[: st.session_state.get("groups_shown", GROUPS_PER_PAGE)]
+    st.caption(tr("groups_showing", shown=len(visible), total=len(rows)))
+    for row in visible:
+        draw_group_row(job, row, decimals)
+    if len(visible) < len(rows) and st.button(tr("show_more"), key="more_groups"):
+        st.session_state.groups_shown = len(visible) + GROUPS_PER_PAGE
+        st.rerun()
+    return [tile.result for row in visible for tile in (row.best, *row.others)]
+
+
+def draw_group_row(job: Job, row: grouped.GroupRow, decimals: int) -> None:
+    """A group: its name, its best image large with the score, the margin and the seed; the others behind it."""
+    best, label = row.best.result, grouped.group_label_key(row.key)
+    with st.container(border=True, key=f"lr_group_{best.index}"):
+        st.markdown(f"##### {tr(label) if label else md(row.key)}")
+        left, right = st.columns([2, 3])
+        with left:
+            draw_card(job, best, decimals, icons_only=False, folded=row.best.folded, large=True)
+        with right:
+            st.markdown(tr("group_line", n=row.count, score=cards.format_score(best.score, decimals)))
+            if row.margin is not None:
+                st.markdown(tr("group_margin", margin=cards.format_score(row.margin, decimals)))
+            elif row.count == 1:
+                st.caption(tr("group_alone"))
+            if best.seed is not None:  # the keeper's seed, one click from the clipboard
+                st.caption(tr("group_seed"))
+                st.code(str(best.seed), language=None)
+        if row.others:
+            with st.expander(tr("group_others", n=sum(len(tile.results) for tile in row.others))):
+                draw_group_others(job, row.others, decimals)
+
+
+def draw_group_others(job: Job, others: tuple, decimals: int) -> None:
+    """The rest of a group in a grid; their details are in the full-size view (expanders cannot nest)."""
+    width = st.session_state.columns
+    for start in range(0, len(others), width):
+        for column, tile in zip(st.columns(width), others[start : start + width]):
+            with column:
+                draw_card(job, tile.result, decimals, icons_only=width > 3, folded=tile.folded, details=False)
 
 
 RATINGS_PENDING = "lr_ratings_pending"  # the rating source awaiting the user's confirmation
@@ -642,10 +733,12 @@ if job is not None and not job.active and job.results:
     st.subheader(tr("results_header"))
     st.html(cards.query_html(job.query, job.query_thumbnail(), tr("query_header")))
     draw_result_controls()
+    how, stacking = draw_grouping_controls(job)
+    stacks = grouped.run_stacks(st.session_state, job) if stacking else None
     decimals = page.score_decimals(job.results)
     shown = page.visible_results(job.results, st.session_state.threshold, st.session_state.top_k, decimals)
     shown = page.filter_by_mark(shown, job.marks, st.session_state.mark_filter)
-    draw_downloads(job, shown)
+    draw_downloads(job, shown, grouped.export_fields(job, how, stacks))
     if folder_allowed and takeout.offers_takeout(job):
         draw_takeout(job, shown)
 
@@ -653,19 +746,12 @@ if job is not None and not job.active and job.results:
     skipped = job.total - len(job.scored)
     if job.state == STOPPED and skipped:
         st.caption(tr_docs("skipped_note", texts_run, n=skipped))
-    visible = shown[: st.session_state.get("shown", page.CARDS_PER_PAGE)]
-    st.caption(tr_docs("showing", texts_run, shown=len(visible), total=len(job.scored)))
     if not shown:
         st.info(tr_docs("nothing_passes", texts_run))
-    width = st.session_state.columns
-    grid = page.sorted_for_grid(visible, st.session_state.sort)
-    for row in range(0, len(grid), width):
-        for column, result in zip(st.columns(width), grid[row : row + width]):
-            with column:
-                draw_card(job, result, decimals, icons_only=width > 3)
-    if len(visible) < len(shown) and st.button(tr("show_more"), key="more"):
-        st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
-        st.rerun()
+    if how == grouped.NONE:
+        grid = draw_grid(job, shown, stacks, decimals)
+    else:
+        grid = draw_groups(job, shown, how, stacks, decimals)
     if st.session_state.get(VIEW) is not None and grid:
         full_view(job, grid, decimals)
 

@@ -13,8 +13,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .results import RankResult, rank_results
+from .scoring.query import normalize_query
 
 TOP_LEVEL = "."  # the group of images directly in a ranked folder (not in a subfolder)
+NO_PROMPT = "(no prompt)"  # the group of images whose file carries no generation prompt
 MAIN_IMAGE_COLUMNS = ("group", "best", "score", "second", "second_score", "margin", "count")
 
 
@@ -52,6 +54,15 @@ def subfolder_key(result: RankResult) -> str:
     """The immediate subfolder a folder run's result came from (``"sku1/a.jpg"`` -> ``"sku1"``), else ``"."``."""
     parts = PurePosixPath(result.name.replace("\\", "/")).parts
     return parts[0] if len(parts) > 1 else TOP_LEVEL
+
+
+def prompt_key(result: RankResult) -> str:
+    """The image's own generation prompt, normalised as a query is (identical prompts form one group),
+    else ``"(no prompt)"``."""
+    return normalize_query(result.prompt or "") or NO_PROMPT
+
+
+GROUP_KEYS: dict[str, Callable[[RankResult], str]] = {"subfolder": subfolder_key, "prompt": prompt_key}
 
 
 def group_results(

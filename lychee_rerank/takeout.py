@@ -16,14 +16,14 @@ from typing import Any
 from .copyout import HOWS, copy_out
 from .errors import InvalidSettingError
 from .export import format_table, to_csv, to_json, to_table
-from .groups import MAIN_IMAGE_COLUMNS, group_fields, group_results, main_images
+from .groups import GROUP_KEYS, MAIN_IMAGE_COLUMNS, group_fields, group_results, main_images
 from .intake.inputs import file_opener
 from .safe_text import terminal_text
 from .sidecars import NAMINGS, RATING_SOURCES, write_sidecars
 from .stacks import STACK_THRESHOLD, find_stacks, hash_results, stack_fields
 
 FORMATTERS = {"json": to_json, "csv": to_csv}
-GROUP_BY = ("subfolder",)
+GROUP_BY = tuple(GROUP_KEYS)  # subfolder, prompt
 
 
 def add_takeout_options(parser: argparse.ArgumentParser) -> None:
@@ -47,8 +47,9 @@ def add_takeout_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--copy-how", choices=HOWS, default="copy",
                        help="copy (default) or link: hard links, same filesystem only, no extra space")
     group.add_argument("--group-by", choices=GROUP_BY, default=None,
-                       help="subfolder: rank within each immediate subfolder (a product each); prints the main-image"
-                            " table, adds group and rank_in_group to JSON/CSV, and --copy-to copies each group's best")
+                       help="subfolder: rank within each immediate subfolder (a product each); prompt: within each"
+                            " generation prompt (identical normalised prompts); prints the main-image table, adds"
+                            " group and rank_in_group to JSON/CSV, and --copy-to copies each group's best")
     group.add_argument("--stack", action="store_true",
                        help=f"fold near-duplicates (perceptual hash within {STACK_THRESHOLD} of 64 bits) into stacks:"
                             " adds stack and stack_size to JSON/CSV")
@@ -77,18 +78,25 @@ def shown(args: argparse.Namespace, ranking: Any) -> Any:
     return kept
 
 
+def grouping(args: argparse.Namespace) -> str | None:
+    """How records are grouped: ``--group-by``, else by prompt when each image was scored against its own."""
+    if args.group_by:
+        return args.group_by
+    return "prompt" if getattr(args, "query_from_metadata", False) or getattr(args, "append_query", False) else None
+
+
 def format_ranking(args: argparse.Namespace, ranking: Any) -> str:
     """What ``rank`` prints: the results shown, as a table, JSON or CSV; grouped, the main-image table
-    (table format) or every record with its ``group`` and ``rank_in_group``."""
+    (table format, with ``--group-by``) or every record with its ``group`` and ``rank_in_group``."""
     results = shown(args, ranking)
     if args.group_by and args.format == "table":
-        rows = main_images(group_results(ranking))
+        rows = main_images(group_results(ranking, GROUP_KEYS[args.group_by]))
         return format_table(MAIN_IMAGE_COLUMNS, [[row[c] for c in MAIN_IMAGE_COLUMNS] for row in rows])
     if args.format == "table":
         return to_table(results)
     fields: dict[int, dict[str, Any]] = {r.index: {} for r in ranking}
-    if args.group_by:
-        for index, values in group_fields(group_results(ranking)).items():
+    if (how := grouping(args)) is not None:
+        for index, values in group_fields(group_results(ranking, GROUP_KEYS[how])).items():
             fields[index].update(values)
     if args.stack:
         for index, values in stack_fields(find_stacks(ranking, hash_results(ranking, _read_local))).items():
@@ -118,9 +126,12 @@ def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
 def _copy(args: argparse.Namespace, ranking: Any) -> Any:
     if not args.group_by:
         return copy_out(shown(args, ranking), args.copy_to, how=args.copy_how, dry_run=args.dry_run)
-    best = [group.best for group in group_results(ranking) if group.best.ok]
-    keys = {r.index: group.key for group in group_results(ranking) for r in group.results}
-    names = {r.index: keys[r.index] + Path(r.name).suffix.lower() for r in best}  # a main image named after its group
+    groups = group_results(ranking, GROUP_KEYS[args.group_by])
+    best = [group.best for group in groups if group.best.ok]
+    keys = {r.index: group.key for group in groups for r in group.results}
+    # A product's main image is named after its group; a prompt is no file name, so those keep their own.
+    names = ({r.index: keys[r.index] + Path(r.name).suffix.lower() for r in best}
+             if args.group_by == "subfolder" else None)
     return copy_out(best, args.copy_to, how=args.copy_how, names=names, groups=keys, dry_run=args.dry_run)
 
 

@@ -116,3 +116,36 @@ def _save(image: Image.Image, fmt: str, **params: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)
     return buffer.getvalue()
+
+
+# Two prompts, three images each, written by all three front ends: under each prompt exactly one image
+# shows what it names (the demo model knows short shape-and-colour phrases), its seed 1 or 2.
+PROMPT_BATCH = {
+    "a red circle": [("red_circle.png", 1), ("green_star.png", 11), ("blue_square_on_yellow.png", 12)],
+    "a green star": [("red_circle.png", 21), ("green_star.png", 2), ("purple_circle_on_mint.png", 22)],
+}
+
+
+def make_prompt_batch(folder: Any) -> dict[str, str]:
+    """Write :data:`PROMPT_BATCH` into ``folder`` (``r1.png``... for the red circle's prompt, ``g1.png``... for
+    the green star's; the star's prompt spaced oddly, as normalisation must not split it). Returns prompt -> the
+    file name that should win its group."""
+    from pathlib import Path
+
+    from lychee_rerank.settings import DEMO_EXAMPLES_DIR
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    writers = [lambda p, s, im: a1111_png(infotext(p, seed=s), im),
+               lambda p, s, im: comfy_png(comfy_graph(positive=p, seed=s), image=im),
+               lambda p, s, im: invokeai_png(invokeai_metadata(p, seed=s), im)]
+    winners = {}
+    for prompt, images in PROMPT_BATCH.items():
+        for number, ((example, seed), write) in enumerate(zip(images, writers), start=1):
+            with Image.open(DEMO_EXAMPLES_DIR / example) as image:
+                written = "  " + prompt.replace(" ", "  ") + " " if number == 2 else prompt
+                name = f"{prompt.split()[1][0]}{number}.png"
+                (folder / name).write_bytes(write(written, seed, image.convert("RGB")))
+            if seed < 10:
+                winners[prompt] = name
+    return winners

@@ -143,6 +143,26 @@ def test_cli_query_from_metadata_json(generated, capsys):
     assert len(records) == 5 and records[-1]["name"] == "plain_orange_square.png"
     assert {r["name"] for r in records[:2]} == {"a1111_red_circle.png", "comfy_green_star.png"}
     assert all("prompt" in r and "seed" in r for r in records)
+    # Grouped by prompt without being asked (DESIGN.md §2): each prompt's best is rank 1 in its group.
+    groups = {r["name"]: (r["group"], r["rank_in_group"]) for r in records}
+    assert groups == {"a1111_red_circle.png": ("a red circle", 1), "invoke_blue_square.png": ("a red circle", 2),
+                      "comfy_green_star.png": ("a green star", 1), "a1111_purple_circle.jpg": ("a green star", 2),
+                      "plain_orange_square.png": ("(no prompt)", 1)}
+
+
+@needs_model
+def test_grouping_by_prompt_puts_each_prompts_best_first(tmp_path, capsys):
+    winners = sd.make_prompt_batch(tmp_path / "batch")
+    args = ["-q", "rank", "--model", "demo", "--device", "cpu", "--query-from-metadata", "--group-by", "prompt"]
+    assert main([*args, "--format", "json", str(tmp_path / "batch")]) == 0
+    records = json.loads(capsys.readouterr().out)
+    best = {r["group"]: r["name"] for r in records if r["rank_in_group"] == 1}
+    assert best == winners, [(r["group"], r["name"], r["score"]) for r in records]
+    assert sorted(r["rank_in_group"] for r in records if r["group"] == "a green star") == [1, 2, 3]
+    assert main([*args, str(tmp_path / "batch")]) == 0  # the table: one row per prompt, its best named
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split("|")[1].strip() == "group" and len(table) == 4
+    assert {row.split("|")[1].strip(): row.split("|")[2].strip() for row in table[2:]} == winners
 
 
 def test_cli_refuses_what_does_not_go_with_own_prompts(generated, capsys):

@@ -48,6 +48,16 @@ CARD_CSS = """
                           background: #f4f4f4; border-radius: 6px; overflow: hidden; }
 .lr-compare .lr-cmp-box img { width: 100%; height: 100%; object-fit: contain; }
 .lr-compare figcaption { margin-top: 0.3rem; font-size: 0.85rem; color: #555; overflow-wrap: anywhere; }
+.lr-thumb { position: relative; }
+.lr-large .lr-thumb { height: 340px; }
+.lr-large .lr-thumb img { width: 100%; height: 100%; }  /* a small picture fills the box, still contained */
+.lr-stack { position: absolute; top: 6px; right: 6px; padding: 0.05rem 0.45rem; border-radius: 10px;
+            font-size: 0.8rem; font-weight: 700; color: #fff; background: rgba(30, 30, 30, 0.75); }
+.lr-folded summary { cursor: pointer; font-size: 0.8rem; color: #555; }
+.lr-folded-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(90px, 1fr)); gap: 0.4rem;
+                  margin-top: 0.3rem; }
+.lr-folded-grid img { width: 100%; height: 80px; object-fit: contain; background: #f4f4f4; border-radius: 4px; }
+.lr-folded-grid figure { margin: 0; font-size: 0.7rem; color: #555; overflow-wrap: anywhere; }
 .lr-warn { display: inline-block; margin-top: 0.2rem; padding: 0.05rem 0.4rem; font-size: 0.8rem;
            color: #8a5300; background: #fff4e0; border: 1px solid #f0c36d; border-radius: 4px; }
 </style>
@@ -91,15 +101,28 @@ def highlight_score_html(raw_output: str, parse_method: str) -> str:
 
 
 def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: str | None, warning: str | None,
-              mark: str | None = None, notes: str | None = None) -> str:
+              mark: str | None = None, notes: str | None = None, stack: tuple[int, str] | None = None,
+              large: bool = False) -> str:
     """One grid card: thumbnail, bold 'Rank X | Score: Y' in its band colour, file name, notes, warning badge.
 
-    A picked card is outlined green; a rejected one red and dimmed.
+    A picked card is outlined green; a rejected one red and dimmed. ``stack`` (count folded behind
+    it, tooltip) puts a "+N" badge on the thumbnail; ``large`` is a group's best image.
     """
     name = f'<div class="lr-name" title="{esc(result.name)}">{esc(result.name)}</div>'
     if notes:
         name += f'<div class="lr-note">{esc(notes)}</div>'
-    return _card(result, _thumb_html(result, thumbnail), name, rank_line, badge, warning, mark)
+    over = f'<span class="lr-stack" title="{esc(stack[1])}">+{stack[0]}</span>' if stack is not None else ""
+    card = _card(result, _thumb_html(result, thumbnail, over), name, rank_line, badge, warning, mark)
+    return f'<div class="lr-large">{card}</div>' if large else card
+
+
+def folded_html(cells: list[tuple[RankResult, str, bytes]], summary: str) -> str:
+    """The near-duplicates folded behind a stack's best: a closed ``<details>`` of small thumbnails,
+    each with its rank line and name (``cells``: result, rank line, thumbnail JPEG)."""
+    figures = "".join(f'<figure data-index="{r.index}"><img src="{_data_uri(thumb)}" alt="{esc(r.name)}">'
+                      f"<div>{esc(line)}</div><div>{esc(r.name)}</div></figure>" for r, line, thumb in cells)
+    return (f'<details class="lr-folded"><summary>{esc(summary)}</summary>'
+            f'<div class="lr-folded-grid">{figures}</div></details>')
 
 
 def live_card_html(result: RankResult, thumbnail: bytes, *, rank_line: str) -> str:
@@ -119,8 +142,8 @@ def text_html(text: str | None) -> str:
     return f'<div class="lr-text">{html.escape(text or "")}</div>'
 
 
-def _thumb_html(result: RankResult, thumbnail: bytes) -> str:
-    return f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}"></div>'
+def _thumb_html(result: RankResult, thumbnail: bytes, over: str = "") -> str:
+    return f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}">{over}</div>'
 
 
 def _rank_html(result: RankResult, rank_line: str) -> str:

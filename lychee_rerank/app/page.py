@@ -31,7 +31,7 @@ THUMBNAIL_SIDE = 384
 
 # The results' controls are the user's settings: Streamlit forgets a widget's value during a run that
 # does not draw it (the controls are hidden while a run goes on), so they are kept apart and put back.
-RESULT_CONTROLS = ("threshold", "top_k", "columns", "sort", "mark_filter")
+RESULT_CONTROLS = ("threshold", "top_k", "columns", "sort", "mark_filter", "group_by", "stack")
 _KEPT_CONTROLS = "lr_kept_controls"
 
 
@@ -47,7 +47,8 @@ def keep_result_controls(state: MutableMapping[str, Any]) -> None:
 
 # Choices whose labels are translated: the browser sends back the label it shows, which after a
 # language switch matches no option of the other language, and Streamlit falls back to the default.
-TRANSLATED_CHOICES = ("mode", "dtype", "pixels", "batch", "preset", "doc_kind", "top_k", "sort", "mark_filter")
+TRANSLATED_CHOICES = ("mode", "dtype", "pixels", "batch", "preset", "doc_kind", "top_k", "sort", "mark_filter",
+                      "group_by")
 _KEPT = "lr_kept_choices"
 
 

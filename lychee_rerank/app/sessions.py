@@ -37,7 +37,7 @@ MEMORY_ENV = "LYCHEE_SESSION_MEMORY_MIB"
 # The page's choices worth keeping (widget keys); uploads cannot be put back into an uploader, but their run can.
 KEPT_CHOICES = (
     "lang", "model", "family", "mode", "dtype", "pixels", "batch", "query", "preset", "instruction", "doc_kind",
-    "texts", "folder", "threshold", "top_k", "columns", "sort", "mark_filter",
+    "texts", "folder", "threshold", "top_k", "columns", "sort", "mark_filter", "group_by", "stack",
 )
 
 
