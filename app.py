@@ -578,11 +578,15 @@ def draw_grouping_controls(job: Job) -> tuple[str, bool]:
     return how, stackable and bool(st.session_state.get("stack"))
 
 
-def draw_downloads(job: Job, shown: list, fields: dict) -> None:
+def draw_downloads(job: Job, shown: list, fields: dict, how: str) -> None:
     """CSV/JSON of every result (or of the filtered set when a pick filter is on), with marks and the group and
-    stack columns when those are on; zip of the shown."""
+    stack columns when those are on; zip of the shown; the main-image table when grouped."""
     exported = job.results if st.session_state.mark_filter == "all" else shown
-    columns = st.columns(3)
+    columns = st.columns(4 if how != grouped.NONE else 3)
+    if how != grouped.NONE:
+        columns[3].download_button(tr("download_main_images"),
+                                   ("\ufeff" + takeout.main_image_table(exported, how)).encode("utf-8"),
+                                   "lychee-main-images.csv", "text/csv", key="dl_main", on_click="ignore")
     columns[0].download_button(
         tr("download_csv"),
         ("\ufeff" + to_csv(exported, extra=job.export_fields(), marks=job.marks, fields=fields)).encode("utf-8"),
@@ -681,8 +685,9 @@ def draw_group_others(job: Job, others: tuple, decimals: int) -> None:
 RATINGS_PENDING = "lr_ratings_pending"  # the rating source awaiting the user's confirmation
 
 
-def draw_takeout(job: Job, shown: list) -> None:
-    """For a folder run: write ratings as XMP sidecars (after a confirmation), copy the shown images out."""
+def draw_takeout(job: Job, shown: list, how: str) -> None:
+    """For a folder run: write ratings as XMP sidecars (after a confirmation), copy the shown images out (or, when
+    grouped, each group's main image)."""
     with st.expander(tr("takeout_header")):
         source = st.radio(tr("rating_from_label"), ("score", "marks"), format_func=lambda s: tr(f"rating_from_{s}"),
                           key="rating_from", horizontal=True)
@@ -691,11 +696,14 @@ def draw_takeout(job: Job, shown: list) -> None:
         if st.session_state.get(RATINGS_PENDING):
             confirm_ratings(job, st.session_state[RATINGS_PENDING])
         st.text_input(tr("copy_to_label"), key="copy_to")
+        main_only = how != grouped.NONE and st.checkbox(tr("copy_main_button"), key="copy_main")
         if st.button(tr("copy_button"), key="copy_button", disabled=not st.session_state.get("copy_to")):
             try:
-                report = takeout.copy_shown(shown, st.session_state.copy_to)
-                st.success(tr("copied", n=len(report.copied), folder=md(st.session_state.copy_to),
-                              manifest=md(report.manifest)))
+                folder = st.session_state.copy_to
+                copy = (lambda: takeout.copy_main_images(shown, how, folder)) if main_only else (
+                    lambda: takeout.copy_shown(shown, folder))
+                report = copy()
+                st.success(tr("copied", n=len(report.copied), folder=md(folder), manifest=md(report.manifest)))
             except LycheeRerankError as exc:
                 st.error(md(exc))
 
@@ -738,9 +746,9 @@ if job is not None and not job.active and job.results:
     decimals = page.score_decimals(job.results)
     shown = page.visible_results(job.results, st.session_state.threshold, st.session_state.top_k, decimals)
     shown = page.filter_by_mark(shown, job.marks, st.session_state.mark_filter)
-    draw_downloads(job, shown, grouped.export_fields(job, how, stacks))
+    draw_downloads(job, shown, grouped.export_fields(job, how, stacks), how)
     if folder_allowed and takeout.offers_takeout(job):
-        draw_takeout(job, shown)
+        draw_takeout(job, shown, how)
 
     draw_compare(job, decimals)
     skipped = job.total - len(job.scored)

@@ -7,12 +7,15 @@ input order), and groups are ordered by their best result (groups with nothing s
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from .results import RankResult, rank_results
+from .safe_text import csv_cell
 from .scoring.query import normalize_query
 
 TOP_LEVEL = "."  # the group of images directly in a ranked folder (not in a subfolder)
@@ -95,3 +98,25 @@ def group_fields(groups: Iterable[Group]) -> dict[int, dict[str, Any]]:
 def main_images(groups: Iterable[Group]) -> list[dict[str, Any]]:
     """The main-image table: one row per group (see :data:`MAIN_IMAGE_COLUMNS`), best group first."""
     return [group.row() for group in groups]
+
+
+def main_images_csv(groups: Iterable[Group]) -> str:
+    """The main-image table as CSV (cells a spreadsheet would run as formulas start with ``'``)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MAIN_IMAGE_COLUMNS)
+    writer.writeheader()
+    for row in main_images(groups):
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def main_image_choice(groups: Iterable[Group], by: str) -> tuple[list[RankResult], dict[int, str], dict[int, str]]:
+    """What copying "one main image per group" copies: (each scored group's best, file names by input index,
+    group keys by input index). A product's main image is named after its subfolder (``SKU123.jpg``); a
+    prompt is no file name and the folder's top level no product, so those keep their own names."""
+    groups = list(groups)
+    best = [group.best for group in groups if group.best.ok]
+    keys = {result.index: group.key for group in groups for result in group.results}
+    names = {result.index: keys[result.index] + PurePosixPath(result.name.replace("\\", "/")).suffix.lower()
+             for result in best if by == "subfolder" and keys[result.index] != TOP_LEVEL}
+    return best, names, keys

@@ -16,7 +16,7 @@ from typing import Any
 from .copyout import HOWS, copy_out
 from .errors import InvalidSettingError
 from .export import format_table, to_csv, to_json, to_table
-from .groups import GROUP_KEYS, MAIN_IMAGE_COLUMNS, group_fields, group_results, main_images
+from .groups import GROUP_KEYS, MAIN_IMAGE_COLUMNS, group_fields, group_results, main_image_choice, main_images
 from .intake.inputs import file_opener
 from .safe_text import terminal_text
 from .sidecars import NAMINGS, RATING_SOURCES, write_sidecars
@@ -126,12 +126,7 @@ def run_takeout(args: argparse.Namespace, ranking: Any) -> None:
 def _copy(args: argparse.Namespace, ranking: Any) -> Any:
     if not args.group_by:
         return copy_out(shown(args, ranking), args.copy_to, how=args.copy_how, dry_run=args.dry_run)
-    groups = group_results(ranking, GROUP_KEYS[args.group_by])
-    best = [group.best for group in groups if group.best.ok]
-    keys = {r.index: group.key for group in groups for r in group.results}
-    # A product's main image is named after its group; a prompt is no file name, so those keep their own.
-    names = ({r.index: keys[r.index] + Path(r.name).suffix.lower() for r in best}
-             if args.group_by == "subfolder" else None)
+    best, names, keys = main_image_choice(group_results(ranking, GROUP_KEYS[args.group_by]), args.group_by)
     return copy_out(best, args.copy_to, how=args.copy_how, names=names, groups=keys, dry_run=args.dry_run)
 
 

@@ -1,4 +1,5 @@
-"""What the page's "take picks out" panel does for a folder run: sidecars with ratings, copies of the shown.
+"""What the page's "take picks out" panel does for a folder run: sidecars with ratings, copies of the shown
+(or of each group's main image), and the main-image table of a grouped view.
 
 The page only draws: it asks :func:`ratings_plan` for the confirmation (how many, which folder),
 then :func:`write_ratings` / :func:`copy_shown`, which call the same library functions as the CLI.
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..copyout import CopyReport, copy_out
+from ..groups import GROUP_KEYS, group_results, main_image_choice, main_images_csv
 from ..results import RankResult
 from ..sidecars import SidecarReport, write_sidecars
 from .jobs import Job
@@ -39,3 +41,14 @@ def write_ratings(job: Job, rating_from: str) -> SidecarReport:
 def copy_shown(shown: Sequence[RankResult], folder: str) -> CopyReport:
     """Copy the results the grid shows into ``folder`` (created if needed), never overwriting."""
     return copy_out(shown, Path(folder).expanduser())
+
+
+def copy_main_images(shown: Sequence[RankResult], how: str, folder: str) -> CopyReport:
+    """One main image per group of the shown results (grouped ``how``) into ``folder``: a product's named after it."""
+    best, names, keys = main_image_choice(group_results(shown, GROUP_KEYS[how]), how)
+    return copy_out(best, Path(folder).expanduser(), names=names, groups=keys)
+
+
+def main_image_table(results: Sequence[RankResult], how: str) -> str:
+    """The main-image table (group, best, score, second, second_score, margin, count) of ``results`` as CSV."""
+    return main_images_csv(group_results(results, GROUP_KEYS[how]))

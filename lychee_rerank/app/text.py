@@ -178,6 +178,8 @@ TEXT: dict[str, dict[str, str]] = {
     "ratings_nothing": {"zh": "没有可写入的星级（没有挑选或评分）。", "en": "No ratings to write (nothing marked or scored)."},
     "copy_to_label": {"zh": "复制当前显示的图片到文件夹", "en": "Copy the shown images into a folder"},
     "copy_button": {"zh": "复制", "en": "Copy"},
+    "copy_main_button": {"zh": "每组只复制主图（以组名命名）", "en": "Copy one main image per group (named after it)"},
+    "download_main_images": {"zh": "下载主图表 CSV", "en": "Download the main-image table (CSV)"},
     "copied": {"zh": "已复制 {n} 个文件到 {folder}（清单：{manifest}）。", "en": "Copied {n} file(s) into {folder} (manifest: {manifest})."},
     "skipped_note": {"zh": "{n} {unit}因停止而未打分，未在网格中显示（仍包含在 CSV/JSON 中）。", "en": "{n} {noun} were not scored because the run was stopped; they are left out of the grid (but kept in the CSV/JSON)."},
     # settings

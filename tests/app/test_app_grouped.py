@@ -7,6 +7,7 @@ stack's best, the copies folded behind it); the downloads carry the group and st
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ import sd_writers as sd
 from streamlit.testing.v1 import AppTest
 from test_stacks import encoded, scene
 
-from lychee_rerank.app import grouped, jobs
+from lychee_rerank.app import grouped, jobs, takeout
 from lychee_rerank.export import to_json
 from lychee_rerank.settings import DEMO_MODEL_DIR
 
@@ -79,6 +80,19 @@ def test_group_by_subfolder_shows_each_products_named_image_large(demo_env, tmp_
     records = json.loads(to_json(job.results, fields=grouped.export_fields(job, "subfolder", None)))
     assert {r["name"] for r in records if r["rank_in_group"] == 1} == set(targets.values())
     assert {r["group"] for r in records} == set(targets)
+    # The main-image table, and one main image per product copied out, named after its subfolder.
+    table = list(csv.DictReader(takeout.main_image_table(job.results, "subfolder").splitlines()))
+    assert [row["group"] for row in table] == [name.split("/")[0] for name in best]
+    assert {row["best"] for row in table} == set(targets.values()) and {row["count"] for row in table} == {"4"}
+    assert any(b.label == "Download the main-image table (CSV)" for b in at.get("download_button"))
+    at.text_input(key="copy_to").input(str(tmp_path / "main")).run()
+    at.checkbox(key="copy_main").check().run()
+    at.button(key="copy_button").click().run()
+    assert not at.exception, at.exception
+    copied = sorted(p.name for p in (tmp_path / "main").iterdir())
+    assert copied == sorted([f"{group}.png" for group in targets] + ["lychee-copied.csv"])
+    for group, name in targets.items():  # each copy is the product's best image, byte for byte
+        assert (tmp_path / "main" / f"{group}.png").read_bytes() == (tmp_path / "products" / name).read_bytes()
 
 
 @needs_demo
