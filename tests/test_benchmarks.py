@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lychee_rerank.demo import published
 from lychee_rerank.errors import InvalidSettingError
 from lychee_rerank.reranker import Reranker
 from lychee_rerank.runtime import machine
@@ -127,6 +128,32 @@ def test_random_model_with_the_published_vocab_scores_on_cpu():
     for mode in ("yesno", "generate"):
         ranking = Reranker(loaded, mode=mode).rank("red", [png_bytes("red"), png_bytes("blue")])
         assert [r.ok for r in ranking] == [True, True]
+
+
+@pytest.mark.parametrize("name", sorted(model_shapes.QWEN3_ARCH_SHAPES))
+def test_the_qwen3_reranker_arch_path_scores_on_cpu_shrunk(name: str):
+    """The Qwen3-VL-Reranker *-arch shapes go through the same builder (published vocabulary), shrunk to run here."""
+    small = dataclasses.replace(
+        model_shapes.QWEN3_ARCH_SHAPES[name], text_hidden=64, text_layers=2, text_heads=4, text_kv_heads=2,
+        head_dim=16, text_intermediate=128, vision_hidden=32, vision_depth=2, vision_heads=2, vision_intermediate=64,
+        deepstack_visual_indexes=(0,), num_position_embeddings=64,
+    )
+    loaded = model_shapes.build_random_model(small, device="cpu", dtype=torch.float32)
+    assert loaded.model.get_input_embeddings().num_embeddings == 151936
+    reranker = Reranker(loaded, mode="yesno")
+    assert reranker.family.name == "qwen3-vl-reranker"
+    ranking = reranker.rank("red", [png_bytes("red", (640, 480)), png_bytes("blue")])
+    assert [r.ok for r in ranking] == [True, True]
+    assert {r.scored_size for r in ranking} == {(640, 480), (64, 64)}  # 32-px geometry
+
+
+def test_published_parameter_counts_are_those_of_the_checkpoints():
+    """Counted on the meta device from each architecture: Qwen2.5-VL-7B's matches the hub's 8.29B; the others pin
+    what the published dimensions give (the names say 2B, 8B and 2B), so a typo in a dimension shows."""
+    counts = {name: published.parameter_count(name) / 1e9 for name in
+              ("qwen2.5-vl-7b-arch", "qwen3-vl-reranker-2b", "qwen3-vl-reranker-8b", "qwen2-vl-2b")}
+    assert {name: round(count, 2) for name, count in counts.items()} == {
+        "qwen2.5-vl-7b-arch": 8.29, "qwen3-vl-reranker-2b": 2.13, "qwen3-vl-reranker-8b": 8.77, "qwen2-vl-2b": 2.21}
 
 
 def test_built_model_dir_is_cached(tmp_path: Path):
