@@ -1,4 +1,5 @@
-"""In Chromium: generated images uploaded, ranked by each image's own prompt, the generation info on the cards."""
+"""In Chromium: generated images uploaded, ranked by each image's own prompt, the generation info on the cards,
+then grouped by prompt (each prompt's best first, the others behind it)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,9 @@ def test_own_prompt_run_and_generation_info_in_chromium(tmp_path: Path):
         sync_api.expect(page.get_by_text("Negative prompt: blurry").first).to_be_visible()
         for seed in ("1111", "2222", "3333"):
             assert page.get_by_text(seed, exact=False).count() >= 1
+
+        page.get_by_role("radiogroup", name="分组").get_by_text("提示词", exact=True).click()  # Group by: prompt
+        sync_api.expect(page.locator(".lr-large")).to_have_count(2)  # one row per prompt, its best large
+        sync_api.expect(page.get_by_text("本组其余 1 张")).to_have_count(1)  # "a red circle": the mismatch behind
+        best = [page.locator(".lr-large").nth(i).locator(".lr-name").inner_text() for i in range(2)]
+        assert sorted(best) == ["red.png", "star.png"]
