@@ -34,7 +34,7 @@ def catalog_rows() -> list[dict[str, Any]]:
                 "family": family.name, "checkpoint": checkpoint.hub_id, "parameters": count,
                 "parameters_text": f"{count / 1e9:.2f}B", "bf16_weights_gib": weights,
                 "gpu_gib": weights + GPU_MEMORY_RESERVE_GIB, "modalities": family.modalities,
-                "licence": checkpoint.licence, "note": checkpoint.parameters,
+                "licence": checkpoint.licence, "note": checkpoint.parameters, "recipe": family.summary,
             })
     return rows
 
