@@ -6,6 +6,7 @@ Builders live in helpers.py; this file only turns them into fixtures.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,16 @@ def loading_bar_on(monkeypatch: pytest.MonkeyPatch):
     yield
     if not was_on:
         hf_logging.disable_progress_bar()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """``lychee-rerank ARGS`` in this process: exit code, stdout and stderr, as a subprocess would give them."""
+    from lychee_rerank.cli import main
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["lychee-rerank", *args], code, out, err)
+
+    return run

@@ -15,24 +15,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lychee_rerank.cli import build_parser, main
+from lychee_rerank.cli import build_parser
 from lychee_rerank.scoring.yesno import YesNoScorer
 
 from helpers import jpeg_bytes, png_bytes
 
 CONTRACT_KEYS = ["rank", "name", "path", "score", "raw_output", "parse_method", "warning"]
 
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    """``lychee-rerank ARGS`` in this process: exit code, stdout and stderr, as a subprocess would give them."""
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(["lychee-rerank", *args], code, out, err)
-
-    return run
 
 
 def rank_json(cli, model: Path, folder: Path, *extra: str) -> tuple[list[dict], subprocess.CompletedProcess]:

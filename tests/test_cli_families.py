@@ -4,24 +4,12 @@ architecture refused in one line before any work, and `lychee-rerank models`."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from lychee_rerank.cli import main
 from lychee_rerank.demo.published import parameter_count
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(["lychee-rerank", *args], code, out, err)
-
-    return run
 
 
 @pytest.fixture

@@ -11,22 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from lychee_rerank.cli import main
 from lychee_rerank.settings import DEMO_EXAMPLES_DIR
 from lychee_rerank.sidecars import rating_for_score
 
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None,
                                     reason="exiftool missing: ./dev.sh test installs libimage-exiftool-perl")
 
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(["lychee-rerank", *args], code, out, err)
-
-    return run
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def adapter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def image_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from test_qwen3_vl_reranker import photo
+    from test_recipe_parity import photo
 
     folder = tmp_path_factory.mktemp("monoqwen-images")
     files = []

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 from qwen_vl_utils import process_vision_info
+from test_recipe_parity import photo
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from lychee_rerank import Document, Reranker
@@ -35,16 +35,6 @@ SIZES = [(640, 480), (3024, 4032), (1920, 1080), (333, 1000), (800, 800), (517, 
 FORMATS = {"PNG": {}, "JPEG": {"quality": 90}, "WEBP": {"quality": 85}}
 TEXTS = ["a red dress on a sunny beach", "一只黑色的猫", "quarterly sales report, 2024"]
 TOLERANCE = 1e-5
-
-
-def photo(size: tuple[int, int], seed: int) -> Image.Image:
-    width, height = size
-    rng = np.random.default_rng(seed)
-    x = np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
-    y = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
-    base = rng.uniform(40, 215, 3).astype(np.float32)
-    pixels = base + 90 * np.sin(6 * x + rng.uniform(0, 6, 3)) * np.cos(4 * y) + rng.normal(0, 18, (height, width, 3))
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
 
 
 @pytest.fixture(scope="module")
