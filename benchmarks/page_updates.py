@@ -1,19 +1,25 @@
-"""How often the app's page updates during a run, and what each update costs, seen from a real browser.
+"""The app against the library on the same work: a run in a real browser vs ``Reranker.rank`` on the same files.
 
-    python benchmarks/page_updates.py --model demo --images 100
+    python benchmarks/page_updates.py --model demo --images 150,500 [--second-tab] [--stop] [--repeat 10]
+                                      [--profile DIR]
 
-Starts ``streamlit run app.py`` on a free port with ``--model``, opens it in Debian's Chromium
-(Playwright), uploads ``--images`` distinct synthetic images, presses Run and records, until the
-results grid is drawn: every websocket message from the server (its time and size), and the
-progress text each time it changes. Prints the run's wall time, how many updates the page got
-(messages per second while scoring), the bytes they carried (the live grid's thumbnails are most
-of it), and the gap between consecutive progress changes. Needs /usr/bin/chromium.
+For each ``--images`` count: ``Reranker.rank`` in this process on N distinct synthetic JPEGs (after a
+warm-up), then the same N images uploaded to ``streamlit run app.py`` in Debian's Chromium
+(Playwright, a fresh tab after a warm-up run), Run pressed, timed until the "完成" line appears
+(and until the grid's first page is drawn). Prints both times and their ratio, the websocket
+messages and bytes the run sent, and how often the progress line moved. ``--second-tab``: another
+tab sits on a results page during each app run. ``--stop``: one more run of the largest count,
+Stop pressed a third of the way in, timed until the page says it stopped. ``--repeat R``: R more
+runs of the largest count (new images each time) with the server's RSS after each.
+``--profile DIR``: py-spy samples the server during each timed app run (DIR/app-N.txt, collapsed
+stacks). Needs /usr/bin/chromium.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,23 +28,41 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from lychee_rerank import Reranker
 from lychee_rerank.app.page import CARDS_PER_PAGE
 from lychee_rerank.export import format_table
+from lychee_rerank.intake import ImageInput
 from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
 
-from bench_support import median, percentile, script_main, synthetic_image
+from bench_support import median, percentile, script_main, synthetic_images
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+QUERY = "a red circle"
+WARMUP_IMAGES = 6
+WAIT_MS = 600_000
+# Reports every change of the progress bar's text (the "已处理 n/N 张" line) with its time.
+WATCH_PROGRESS = """() => { let last = null;
+  new MutationObserver(() => {
+    const bar = document.querySelector('.lr-progress-text, [data-testid="stProgress"]');
+    const text = bar ? bar.textContent : null;
+    if (text !== last) { last = text; window.lrProgress(text || ""); }
+  }).observe(document.body, {subtree: true, characterData: true, childList: true, attributes: true}); }"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="demo")
-    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--images", default="150,500", help="comma-separated image counts (default 150,500)")
     parser.add_argument("--size", type=int, default=256, help="side of the square synthetic images (default 256)")
+    parser.add_argument("--second-tab", action="store_true", help="keep another tab open on a results page")
+    parser.add_argument("--stop", action="store_true", help="also time Stop in a run of the largest count")
+    parser.add_argument("--repeat", type=int, default=0, help="more runs of the largest count, RSS after each")
+    parser.add_argument("--profile", default=None, help="folder for py-spy profiles of the server's runs")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/page_updates.json)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.counts = [int(n) for n in args.images.split(",")]
+    return args
 
 
 def start_server(model: str, log: Path) -> tuple[subprocess.Popen, str]:
@@ -62,76 +86,244 @@ def start_server(model: str, log: Path) -> tuple[subprocess.Popen, str]:
     raise TimeoutError("streamlit did not start within 120 s")
 
 
-def drive(url: str, files: list[dict], frames: list[tuple[float, int]], changes: list[float]) -> dict[str, float]:
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int | None = None) -> dict[str, float]:
+    """CPU seconds used so far by the server (``pid``) and by every Chromium process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "chromium": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        if int(entry.name) == pid:
+            used["server"] += seconds
+        elif "chrom" in name:
+            used["chromium"] += seconds
+    return used
+
+
+def as_files(images: list[tuple[str, bytes]]) -> list[dict]:
+    return [{"name": name, "mimeType": "image/jpeg", "buffer": data} for name, data in images]
+
+
+def library_seconds(reranker: Reranker, images: list[tuple[str, bytes]]) -> tuple[float, float]:
+    """Wall and CPU seconds of ``rank()`` on ``images`` in this process."""
+    inputs = [ImageInput(name=name, data=data) for name, data in images]
+    start, cpu = time.perf_counter(), time.process_time()
+    reranker.rank(QUERY, inputs)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+class App:
+    """A browser on the app: one page per run, with its websocket frames and progress changes recorded."""
+
+    def __init__(self, playwright: Any, url: str, server_pid: int):
+        self.server_pid = server_pid
+        self.browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        self.url = url
+
+    def open(self) -> Any:
+        context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.frames_seen, page.progress_seen, page.media_seen = [], [], []
+        page.on("requestfinished", lambda request: page.media_seen.append(_body_size(request)))
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda frame: page.frames_seen.append((time.perf_counter(), len(frame)))))
+        page.goto(self.url)
+        page.locator("textarea").first.wait_for(state="visible")
+        page.expose_function("lrProgress", lambda text: page.progress_seen.append((time.perf_counter(), text)))
+        return page
+
+    def upload(self, page: Any, images: list[tuple[str, bytes]]) -> None:
+        query = page.locator("textarea").first
+        query.fill(QUERY)
+        query.press("Tab")
+        uploads = page.locator('[data-testid="stFileUploader"]').filter(has_text="上传图片或 zip")
+        uploads.locator('input[type="file"]').set_input_files(as_files(images))
+        page.get_by_text(f"已选择 {len(images)} 个文件").wait_for()
+        page.evaluate(WATCH_PROGRESS)
+
+    def run(self, page: Any, images: list[tuple[str, bytes]]) -> dict[str, float]:
+        """Press Run on uploaded images; times (perf_counter) of the press, the done line and the grid."""
+        page.frames_seen.clear()
+        page.progress_seen.clear()
+        page.media_seen.clear()
+        start = time.perf_counter()
+        cpu = cpu_seconds(self.server_pid)
+        page.get_by_role("button", name="开始重排序").click()
+        page.get_by_text("完成：").first.wait_for()
+        done = time.perf_counter()
+        after = cpu_seconds(self.server_pid)
+        page.locator(".lr-card").nth(min(len(images), CARDS_PER_PAGE) - 1).wait_for()
+        return {"start": start, "done": done, "grid": time.perf_counter(),
+                **{f"{name}_cpu_s": after[name] - cpu[name] for name in cpu}}
+
+    def stop_after(self, page: Any, fraction: float, total: int) -> dict[str, float]:
+        """Press Run, then Stop once ``fraction`` of ``total`` is scored; the press and the stopped line's times."""
+        page.get_by_role("button", name="开始重排序").click()
+        page.wait_for_function(
+            """([at]) => { const bar = document.querySelector('.lr-progress-text');
+                 const m = bar && bar.textContent.match(/已处理 (\\d+)\\//); return m && Number(m[1]) >= at; }""",
+            arg=[int(fraction * total)], polling=20)
+        pressed = time.perf_counter()
+        page.get_by_role("button", name="停止").click()
+        page.get_by_text("已停止：").first.wait_for()
+        return {"pressed": pressed, "stopped": time.perf_counter()}
+
+
+def _body_size(request: Any) -> int:
+    """Bytes of an HTTP response the page fetched (thumbnails, media, the live feed); 0 if unknown."""
+    try:
+        return request.sizes()["responseBodySize"]
+    except Exception:  # noqa: BLE001 - a request that failed or was cancelled carries nothing
+        return 0
+
+
+def progress_figures(page: Any, span: dict[str, float], total: int) -> dict[str, float]:
+    """How often the progress line's text changed while scoring (first count seen to the last)."""
+    counting = [when for when, text in page.progress_seen if "已处理" in text and span["start"] <= when <= span["done"]]
+    gaps = [b - a for a, b in zip(counting, counting[1:])]
+    scoring = (counting[-1] - counting[0]) if len(counting) > 1 else float("nan")
+    finished = [when for when, text in page.progress_seen if f"/{total} " in text and f" {total}/" in text]
+    return {"first_count_s": counting[0] - span["start"] if counting else float("nan"),
+            "last_count_s": (finished[0] if finished else span["done"]) - span["start"],
+            "progress_changes": len(counting), "progress_per_s": (len(counting) - 1) / scoring if gaps else 0.0,
+            "progress_gap_median_s": median(gaps), "progress_gap_p90_s": percentile(gaps, 90),
+            "progress_gap_max_s": max(gaps, default=float("nan"))}
+
+
+class Profiler:
+    """py-spy sampling the server between start() and stop() (collapsed stacks, one file per run)."""
+
+    def __init__(self, folder: str | None, pid: int):
+        self.folder, self.pid, self.process = Path(folder) if folder else None, pid, None
+
+    def start(self, name: str) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(self.pid), "--rate", "200",
+                   "--format", "raw", "--threads", "--output", str(self.folder / f"{name}.txt")]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # py-spy attaches before the run starts
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=60)
+            self.process = None
+
+
+def app_run(app: App, images: list[tuple[str, bytes]], profiler: Profiler, name: str) -> dict[str, Any]:
+    page = app.open()
+    app.upload(page, images)
+    profiler.start(name)
+    try:
+        span = app.run(page, images)
+    finally:
+        profiler.stop()
+    sent = [size for when, size in page.frames_seen if span["start"] <= when <= span["done"]]
+    figures = {"app_s": span["done"] - span["start"], "grid_s": span["grid"] - span["start"],
+               "messages": len(sent), "bytes": sum(sent), "media_bytes": sum(page.media_seen),
+               "server_cpu_s": span["server_cpu_s"], "chromium_cpu_s": span["chromium_cpu_s"],
+               **progress_figures(page, span, len(images))}
+    page.context.close()
+    return figures
+
+
+def open_results_tab(app: App, images: list[tuple[str, bytes]]) -> Any:
+    """A second tab showing a finished run's results (left open while the measured runs go on)."""
+    page = app.open()
+    app.upload(page, images)
+    app.run(page, images)
+    return page
+
+
+def measure(args: argparse.Namespace, url: str, pid: int) -> dict[str, Any]:
     # lazy: playwright is a dev dependency, needed only here
     from playwright.sync_api import sync_playwright
 
+    reranker = Reranker.from_pretrained(args.model)
+    seed, profiler, rows, extra = 0, Profiler(args.profile, pid), [], {}
+
+    def fresh(count: int) -> list[tuple[str, bytes]]:
+        nonlocal seed
+        seed += count
+        return synthetic_images(count, (args.size,) * 2, start=seed - count)
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(300_000)
-        page.on("websocket", lambda ws: ws.on(
-            "framereceived", lambda frame: frames.append((time.perf_counter(), len(frame)))))
-        page.goto(url)
-        query = page.locator("textarea").first
-        query.wait_for(state="visible", timeout=120_000)
-        query.fill("a red circle")
-        query.press("Tab")
-        uploads = page.locator('[data-testid="stFileUploader"]').filter(has_text="上传图片或 zip")
-        uploads.locator('input[type="file"]').set_input_files(files)
-        page.get_by_text(f"已选择 {len(files)} 个文件").wait_for()
-        page.expose_function("lrProgressChanged", lambda: changes.append(time.perf_counter()))
-        page.evaluate("""() => new MutationObserver(() => window.lrProgressChanged()).observe(
-            document.body, {subtree: true, characterData: true, childList: true,
-                            attributeFilter: ["aria-valuenow"]})""")
-        frames.clear()
-        start = time.perf_counter()
-        page.get_by_role("button", name="开始重排序").click()
-        page.get_by_text(f"已处理 {len(files)}/{len(files)} 张").first.wait_for()
-        scored = time.perf_counter()
-        page.locator(".lr-card").nth(min(len(files), CARDS_PER_PAGE) - 1).wait_for()  # the grid's first page
-        end = time.perf_counter()
-        browser.close()
-    return {"start": start, "scored": scored, "end": end}
+        app = App(playwright, url, pid)
+        library_seconds(reranker, fresh(WARMUP_IMAGES))
+        app_run(app, fresh(WARMUP_IMAGES), Profiler(None, pid), "warmup")
+        second = open_results_tab(app, fresh(WARMUP_IMAGES)) if args.second_tab else None
+        for count in args.counts:
+            images = fresh(count)
+            library, library_cpu = library_seconds(reranker, images)
+            figures = app_run(app, images, profiler, f"app-{count}")
+            rows.append({"images": count, "library_s": library, "library_cpu_s": library_cpu,
+                         "ratio": figures["app_s"] / library, **figures,
+                         "load_average": load_average()})
+        if args.stop:
+            page = app.open()
+            app.upload(page, images := fresh(max(args.counts)))
+            span = app.stop_after(page, 1 / 3, len(images))
+            extra["stop_s"] = span["stopped"] - span["pressed"]
+            page.context.close()
+        extra["rss_mib"] = []
+        for _ in range(args.repeat):
+            app_run(app, fresh(max(args.counts)), Profiler(None, pid), "repeat")
+            extra["rss_mib"].append(rss_mib(pid))
+        if second is not None:
+            second.context.close()
+    return {"rows": rows, **extra}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     info = machine_info()
-    files = [{"name": f"image_{i:03d}.jpg", "mimeType": "image/jpeg", "buffer": synthetic_image(i, (args.size,) * 2)}
-             for i in range(args.images)]
-    frames: list[tuple[float, int]] = []
-    changes: list[float] = []
     log = Path(args.out or "benchmarks/out/page_updates.json").with_suffix(".server.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     process, url = start_server(args.model, log)
     try:
-        span = drive(url, files, frames, changes)
+        figures = measure(args, url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
-    seconds = span["end"] - span["start"]
-    during = [size for when, size in frames if span["start"] <= when <= span["end"]]
-    ticks = sorted({round(t, 2) for t in changes if span["start"] <= t <= span["end"]})
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     info["load_average_end"] = load_average()
-    return {"benchmark": "page_updates", "model": args.model, "images": args.images, "size": args.size,
-            "seconds": seconds, "scored_s": span["scored"] - span["start"],
-            "messages": len(during), "bytes": sum(during),
-            "messages_per_s": len(during) / seconds, "bytes_per_s": sum(during) / seconds,
-            "page_changes": len(ticks), "gap_median_s": median(gaps), "gap_p90_s": percentile(gaps, 90),
-            "machine": info}
+    return {"benchmark": "page_updates", "model": args.model, "size": args.size, "second_tab": args.second_tab,
+            **figures, "machine": info}
 
 
 def print_table(report: dict[str, Any], path: Any) -> None:
-    print(f"# page updates: {report['model']}, {report['images']} images of {report['size']} px, in Chromium; "
+    tab = ", a second tab open on results" if report["second_tab"] else ""
+    print(f"# app vs library: {report['model']}, {report['size']} px images, Chromium{tab}; "
           f"{describe_machine(report['machine'])}; full: {path}")
-    rows = [["Run pressed to the progress bar's last image", f"{report['scored_s']:.1f} s"],
-            ["Run pressed to the results grid drawn", f"{report['seconds']:.1f} s"],
-            ["server messages", f"{report['messages']} ({report['messages_per_s']:.1f}/s)"],
-            ["bytes sent", f"{report['bytes'] / 1024:.0f} KiB ({report['bytes_per_s'] / 1024:.0f} KiB/s)"],
-            ["page changes seen", report["page_changes"]],
-            ["gap between changes, median / p90", f"{report['gap_median_s']:.2f} s / {report['gap_p90_s']:.2f} s"]]
-    print(format_table(["measure", "value"], rows))
+    rows = [[r["images"], f"{r['library_s']:.2f} s", f"{r['app_s']:.2f} s", f"{r['ratio']:.2f}",
+             f"{r['grid_s']:.2f} s", f"{r['messages']}",
+             f"{r['bytes'] / 1024:.0f} + {r['media_bytes'] / 1024:.0f} KiB",
+             f"{r['progress_per_s']:.1f}/s (max gap {r['progress_gap_max_s']:.2f} s)",
+             f"{r['library_cpu_s']:.1f} / {r['server_cpu_s']:.1f} / {r['chromium_cpu_s']:.1f}"]
+            for r in report["rows"]]
+    print(format_table(["images", "library rank()", "app Run → 完成", "ratio", "app Run → grid", "messages",
+                        "bytes: websocket + HTTP", "progress line moves", "CPU s: library / server / Chromium"], rows))
+    if "stop_s" in report:
+        print(f"Stop pressed → stopped line: {report['stop_s']:.2f} s")
+    if report.get("rss_mib"):
+        rss = report["rss_mib"]
+        growth = (rss[-1] / rss[1] - 1) * 100 if len(rss) > 1 else float("nan")
+        print(f"server RSS after each repeat (MiB): {', '.join(f'{v:.0f}' for v in rss)}; "
+              f"run 2 → last: {growth:+.1f}%")
 
 
 def main(argv: list[str] | None = None) -> int:

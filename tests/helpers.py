@@ -26,7 +26,7 @@ from lychee_rerank.demo import scenes
 from lychee_rerank.demo.architecture import CHAT_TEMPLATE, ModelShape, save_random_model
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "view.py")  # the page (app.py serves it with the live view's routes)
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
 RANK_LINE = re.compile(r"(?:Rank |第 )(\d+)(?: \| Score: | 名 \| 分数：)(\d+\.\d+)")  # the English and Chinese pages
 TINY = ModelShape()
@@ -189,12 +189,21 @@ def assert_contract(results: Any, n: int) -> None:
 
 
 def open_app(timeout: float = 60) -> Any:
-    """The app (``app.py``) run once in Streamlit's AppTest, checked to have drawn without an exception."""
+    """The page (``view.py``) run once in Streamlit's AppTest, checked to have drawn without an exception."""
     from streamlit.testing.v1 import AppTest  # lazy: streamlit is the app extra
 
     at = AppTest.from_file(APP, default_timeout=timeout).run()
     assert not at.exception, at.exception
     return at
+
+
+def live_view(job: Any) -> dict:
+    """What the live view of ``job`` draws now (its feed, as the browser fetches it); the page must have mounted it."""
+    from lychee_rerank.app import live_feed  # lazy: streamlit is the app extra
+
+    token = live_feed.token_of(job)
+    assert token is not None, "the page did not mount the live view of this run"
+    return live_feed.snapshot(token)
 
 
 def unmd(text: str) -> str:

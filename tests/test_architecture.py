@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lychee_rerank"
-APP = PACKAGE.parent / "app.py"
+APP = PACKAGE.parent / "view.py"
 
 # Lower layers never import higher ones; within layer 2 the units are independent of each other.
 LAYERS = {

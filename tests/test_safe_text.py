@@ -19,6 +19,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from lychee_rerank.app import cards
+from lychee_rerank.app.media import image_url
 from lychee_rerank.app.page import make_thumbnail
 from lychee_rerank.cli import main
 from lychee_rerank.export import format_table, to_csv, to_json, to_table, top_k_zip
@@ -144,11 +145,10 @@ class Markup(HTMLParser):
 
 
 def html_outputs(result: RankResult) -> dict[str, str]:
-    thumbnail = make_thumbnail(None)
+    thumbnail = image_url(make_thumbnail(None), "test")  # a data: URI (no server here)
     return {
         "card": cards.card_html(result, thumbnail, rank_line="Rank 1 | Score: 5.0", badge="!", warning=result.warning,
                                 notes=f"note on {result.name}"),
-        "live card": cards.live_card_html(result, thumbnail, rank_line="Rank 1 | Score: 5.0"),
         "compare": cards.compare_html([(result, "Rank 1 | Score: 5.0", "/media/x.jpg")]),
         "text card": cards.text_card_html(replace(result, text=result.name), rank_line="Rank 1", badge=None,
                                           warning=result.warning),

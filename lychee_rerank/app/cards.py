@@ -5,7 +5,6 @@ Every user-controlled text (file names, model output, warnings) goes through :fu
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from typing import Any
@@ -20,6 +19,16 @@ CARD_CSS = """
 <style>
 .lr-card, .lr-live { margin-bottom: 0.25rem; }
 .lr-live .lr-thumb { height: 120px; }
+.lr-live-grid { display: grid; gap: 1rem; }
+.lr-progress-text { font-size: 0.9rem; margin-bottom: 0.3rem; }
+.lr-bar { height: 0.5rem; background: #e6e6e6; border-radius: 0.25rem; overflow: hidden; }
+.lr-bar-fill { height: 100%; width: 0; background: #4CAF50; }
+.lr-queued { padding: 0.75rem 1rem; border-radius: 0.5rem; background: #e7f0fb; color: #0b4a8b; margin: 0.5rem 0; }
+.lr-lines { color: #6b6b6b; font-size: 0.85rem; margin: 0.4rem 0; }
+.lr-stop { padding: 0.25rem 0.75rem; border: 1px solid #d0d0d0; border-radius: 0.5rem; background: #fff;
+           font: inherit; cursor: pointer; margin-bottom: 0.5rem; }
+.lr-stop:disabled { color: #aaa; cursor: default; }
+.lr-live-header { color: #6b6b6b; font-size: 0.85rem; margin: 0.5rem 0; }
 .lr-live .lr-name { font-size: 0.75rem; }
 .lr-thumb { display: flex; align-items: center; justify-content: center; height: 220px;
             overflow: hidden; border-radius: 6px; background: #f4f4f4; }
@@ -100,10 +109,11 @@ def highlight_score_html(raw_output: str, parse_method: str) -> str:
     return f"{html.escape(raw_output[:at])}<mark>{html.escape(matched)}</mark>{html.escape(raw_output[end:])}"
 
 
-def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: str | None, warning: str | None,
+def card_html(result: RankResult, src: str, *, rank_line: str, badge: str | None, warning: str | None,
               mark: str | None = None, notes: str | None = None, stack: tuple[int, str] | None = None,
               large: bool = False) -> str:
-    """One grid card: thumbnail, bold 'Rank X | Score: Y' in its band colour, file name, notes, warning badge.
+    """One grid card: thumbnail (``src``: its URL), bold 'Rank X | Score: Y' in its band colour, file name, notes,
+    warning badge.
 
     A picked card is outlined green; a rejected one red and dimmed. ``stack`` (count folded behind
     it, tooltip) puts a "+N" badge on the thumbnail; ``large`` is a group's best image.
@@ -112,23 +122,17 @@ def card_html(result: RankResult, thumbnail: bytes, *, rank_line: str, badge: st
     if notes:
         name += f'<div class="lr-note">{esc(notes)}</div>'
     over = f'<span class="lr-stack" title="{esc(stack[1])}">+{stack[0]}</span>' if stack is not None else ""
-    card = _card(result, _thumb_html(result, thumbnail, over), name, rank_line, badge, warning, mark)
+    card = _card(result, _thumb_html(result, src, over), name, rank_line, badge, warning, mark)
     return f'<div class="lr-large">{card}</div>' if large else card
 
 
-def folded_html(cells: list[tuple[RankResult, str, bytes]], summary: str) -> str:
+def folded_html(cells: list[tuple[RankResult, str, str]], summary: str) -> str:
     """The near-duplicates folded behind a stack's best: a closed ``<details>`` of small thumbnails,
-    each with its rank line and name (``cells``: result, rank line, thumbnail JPEG)."""
-    figures = "".join(f'<figure data-index="{r.index}"><img src="{_data_uri(thumb)}" alt="{esc(r.name)}">'
-                      f"<div>{esc(line)}</div><div>{esc(r.name)}</div></figure>" for r, line, thumb in cells)
+    each with its rank line and name (``cells``: result, rank line, thumbnail URL)."""
+    figures = "".join(f'<figure data-index="{r.index}"><img src="{esc(src)}" alt="{esc(r.name)}">'
+                      f"<div>{esc(line)}</div><div>{esc(r.name)}</div></figure>" for r, line, src in cells)
     return (f'<details class="lr-folded"><summary>{esc(summary)}</summary>'
             f'<div class="lr-folded-grid">{figures}</div></details>')
-
-
-def live_card_html(result: RankResult, thumbnail: bytes, *, rank_line: str) -> str:
-    """A small card for the grid that fills in while a run goes on (not a result card: class ``lr-live``)."""
-    name = f'<div class="lr-name">{esc(result.name)}</div>'
-    return f'<div class="lr-live">{_thumb_html(result, thumbnail)}{_rank_html(result, rank_line)}{name}</div>'
 
 
 def text_card_html(result: RankResult, *, rank_line: str, badge: str | None, warning: str | None,
@@ -142,8 +146,8 @@ def text_html(text: str | None) -> str:
     return f'<div class="lr-text">{html.escape(text or "")}</div>'
 
 
-def _thumb_html(result: RankResult, thumbnail: bytes, over: str = "") -> str:
-    return f'<div class="lr-thumb"><img src="{_data_uri(thumbnail)}" alt="{esc(result.name)}">{over}</div>'
+def _thumb_html(result: RankResult, src: str, over: str = "") -> str:
+    return f'<div class="lr-thumb"><img src="{esc(src)}" alt="{esc(result.name)}">{over}</div>'
 
 
 def _rank_html(result: RankResult, rank_line: str) -> str:
@@ -162,13 +166,9 @@ def _card(result: RankResult, top: str, name: str, rank_line: str, badge: str | 
             f"{top}{rank}{name}{flag}</div>")
 
 
-def _data_uri(jpeg: bytes) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
-
-
-def query_html(text: str | None, thumbnail: bytes | None, label: str) -> str:
-    """The query a result grid was ranked against: its reference image and/or text."""
-    image = f'<img src="{_data_uri(thumbnail)}" alt="">' if thumbnail else ""
+def query_html(text: str | None, src: str | None, label: str) -> str:
+    """The query a result grid was ranked against: its reference image (``src``: its URL) and/or text."""
+    image = f'<img src="{esc(src)}" alt="">' if src else ""
     words = f"<span>{esc(text)}</span>" if text else ""
     return f'<div class="lr-query"><b>{esc(label)}</b>{image}{words}</div>'
 

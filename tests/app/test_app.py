@@ -27,6 +27,7 @@ from helpers import (
     RANK_LINE,
     XSS_NAME,
     ForwardCounter,
+    live_view,
     make_image_folder,
     open_app,
     png_bytes,
@@ -190,7 +191,7 @@ def test_a_reference_image_alone_ranks_by_likeness(app_env, folder):
     assert job.query_image[0] == "reference.png" and len(job.results) == 4
     assert {r.instruction for r in job.results} == {TASK_INSTRUCTIONS[("image", "image")]}
     header = next(e.proto.body for e in at.get("html") if 'class="lr-query"' in e.proto.body)
-    assert "data:image/jpeg;base64," in header
+    assert re.search(r'<img src="[^"]*/media/[0-9a-f]+\.jpg"', header)  # served once, cached by the browser
     assert [rank for rank, _ in cards(at)] == [1, 2, 3, 4]
     records = json.loads(to_json(job.results, extra=job.export_fields()))
     assert {(r["query"], r["query_image"]) for r in records} == {(None, "reference.png")}
@@ -304,16 +305,17 @@ def test_progress_says_scoring_then_the_latest_result_and_the_rate(app_env, tiny
     assert wait_until(lambda: job.state == jobs.RUNNING, 30)
     at.session_state["lr_job"] = job
     at.run()
-    assert "正在为第一张图片打分…（第一张最慢：模型在预热）" in captions(at)
-    assert at.get("progress")[0].proto.text == "已处理 0/3 张"
+    live = live_view(job)  # drawn in the browser from this feed while the run goes on (live.js)
+    assert "正在为第一张图片打分…（第一张最慢：模型在预热）" in live["lines"]
+    assert live["progress"] == "已处理 0/3 张" and not live["finished"]
     assert wait_until(lambda: job.progress()[0] >= 1, 30)
-    at.run()
+    live = live_view(job)
     done, total, latest = job.progress()
-    assert f"最新：{latest.name} → {cards_mod.format_score(latest.score)}" in captions(at)
-    assert not any(c.startswith("第") for c in captions(at))  # no "#4" beside "5 of 24"
-    assert any("张/秒 · 预计还需" in c for c in captions(at)) and job.rate() > 0
-    live = [e.proto.body for e in at.get("html") if 'class="lr-live"' in e.proto.body]
-    assert live and "第 1 名 | 分数：" in live[0]  # the grid fills in while the run goes on
+    assert f"最新：{latest.name} → {cards_mod.format_score(latest.score)}" in live["lines"]
+    assert not any(line.startswith("第") for line in live["lines"])  # no "#4" beside "5 of 24"
+    assert any("张/秒 · 预计还需" in line for line in live["lines"]) and job.rate() > 0
+    assert live["cards"] and live["cards"][0]["rank"].startswith("第 1 名 | 分数：")  # the grid fills in
+    assert live["cards"][0]["src"].startswith("api/lychee/thumb/")
     job.stop()
     assert job.wait(30)
 
@@ -356,7 +358,7 @@ def test_card_escapes_file_names_and_output():
         warning="could not read image: <script>",
     )
     html = cards_mod.card_html(
-        result, page.make_thumbnail(None), rank_line="Rank 1 | Score: 8.5", badge="⚠", warning=result.warning
+        result, "data:image/jpeg;base64,", rank_line="Rank 1 | Score: 8.5", badge="⚠", warning=result.warning
     )
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.png" in html
     assert "<script>" not in html
@@ -669,8 +671,9 @@ def test_a_queued_run_says_queued_once(app_env, folder):
         queued = at.session_state["lr_job"]
         assert wait_until(lambda: queued.state == jobs.QUEUED, TIMEOUT)
         at.run()
-        assert any("排队中" in box.value for box in at.info)
-        assert "正在重排序，请等待完成或点击停止。" not in captions(at)
+        live = live_view(queued)
+        assert live["queued"] and "排队中" in live["queued"]
+        assert not any("正在重排序" in line for line in live["lines"])
     finally:
         first.engine.run_lock.release()
     assert queued.wait(TIMEOUT)
@@ -725,9 +728,10 @@ def test_a_new_run_shows_the_previous_results_until_it_has_its_own(app_env, fold
         at.button(key="run").click().run()
         second = at.session_state["lr_job"]
         assert second is not first and second.active and second.progress()[0] == 0
-        assert "上一次的结果（查询：a red circle），新结果出来后替换" in captions(at)
-        live = [e.proto.body for e in at.get("html") if 'class="lr-live"' in e.proto.body]
-        assert len(live) == 3 and first.results[0].name in live[0]  # the previous run's scored images, best first
+        live = live_view(second)
+        assert live["header"] == "上一次的结果（查询：a red circle），新结果出来后替换"
+        assert [card["name"] for card in live["cards"]] == [r.name for r in first.results if r.ok][:3]  # best first
+        assert all("/p/" in card["src"] for card in live["cards"])  # the previous run's thumbnails
         assert second.wait(TIMEOUT)
     finally:
         del variant.scorer.score_inputs

@@ -1,0 +1,132 @@
+// The live view of a run in lychee-rerank: progress, status lines, Stop and the best-so-far grid.
+//
+// It fetches the run's JSON feed (lychee_rerank/app/live_feed.py) every poll_ms and redraws only
+// the parts that changed, so the page needs no Streamlit rerun while the model works. When the
+// feed says the run ended it fires the "finished" trigger once: that rerun draws the results.
+// Every text is set as textContent, never parsed as HTML.
+
+const views = new WeakMap();  // parentElement -> its view
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let view = views.get(parentElement);
+  if (!view) {
+    view = createView(parentElement);
+    views.set(parentElement, view);
+  }
+  view.trigger = setTriggerValue;
+  view.pollMs = data.poll_ms;
+  if (view.token !== data.token) {
+    view.token = data.token;
+    view.base = window.location.origin + window.location.pathname.replace(/[^/]*$/, "");
+    view.url = new URL(data.url, view.base);
+    view.ended = false;
+    view.drawn = {};
+    draw(view, data.snapshot);
+    schedule(view);
+  }
+  return () => {
+    clearTimeout(view.timer);
+    view.token = null;
+    views.delete(parentElement);
+    view.root.remove();
+  };
+}
+
+function createView(parent) {
+  const root = element("div", "lr-livebox");
+  const progress = element("div", "lr-progress");
+  const text = element("div", "lr-progress-text");
+  const bar = element("div", "lr-bar");
+  const fill = element("div", "lr-bar-fill");
+  bar.append(fill);
+  progress.append(text, bar);
+  const queued = element("div", "lr-queued");
+  const lines = element("div", "lr-lines");
+  const stop = element("button", "lr-stop");
+  stop.type = "button";
+  const header = element("div", "lr-live-header");
+  const grid = element("div", "lr-live-grid");
+  root.append(progress, queued, lines, stop, header, grid);
+  parent.append(root);
+  const view = { root, text, fill, queued, lines, stop, header, grid, token: null, timer: null, drawn: {} };
+  stop.addEventListener("click", () => {
+    stop.disabled = true;
+    view.trigger("stop", view.token);
+  });
+  return view;
+}
+
+function element(tag, className) {
+  const node = document.createElement(tag);
+  node.className = className;
+  return node;
+}
+
+function schedule(view) {
+  const token = view.token;
+  view.timer = setTimeout(() => poll(view, token), view.pollMs);
+}
+
+async function poll(view, token) {
+  try {
+    const response = await fetch(view.url, { cache: "no-store" });
+    if (view.token !== token) return;
+    if (response.status === 404) return finish(view);  // the server no longer knows the run: let the page resync
+    if (response.ok) draw(view, await response.json());
+  } catch (error) {
+    // the server is busy or restarting: try again at the next tick
+  }
+  if (view.token === token && !view.ended) schedule(view);
+}
+
+function finish(view) {
+  if (view.ended) return;
+  view.ended = true;
+  view.trigger("finished", view.token);
+}
+
+function changed(view, part, value) {
+  const key = JSON.stringify(value);
+  if (view.drawn[part] === key) return false;
+  view.drawn[part] = key;
+  return true;
+}
+
+function draw(view, snap) {
+  if (!snap) return;
+  if (changed(view, "progress", [snap.progress, snap.fraction])) {
+    view.text.textContent = snap.progress;
+    view.fill.style.width = `${(snap.fraction * 100).toFixed(2)}%`;
+  }
+  if (changed(view, "queued", snap.queued)) {
+    view.queued.textContent = snap.queued || "";
+    view.queued.hidden = !snap.queued;
+  }
+  if (changed(view, "lines", snap.lines)) {
+    view.lines.replaceChildren(...snap.lines.map((line) => Object.assign(element("div", "lr-line"), { textContent: line })));
+  }
+  if (changed(view, "stop", [snap.stop, snap.stopping])) {
+    view.stop.textContent = snap.stop;
+    view.stop.disabled = snap.stopping;
+  }
+  if (changed(view, "grid", [snap.header, snap.cards, snap.columns])) drawGrid(view, snap);
+  if (snap.finished) finish(view);
+}
+
+function drawGrid(view, snap) {
+  view.header.textContent = snap.header || "";
+  view.grid.style.gridTemplateColumns = `repeat(${snap.columns}, minmax(0, 1fr))`;
+  const base = view.base;
+  view.grid.replaceChildren(...snap.cards.map((card) => {
+    const box = element("div", "lr-live");
+    const thumb = element("div", "lr-thumb");
+    const image = Object.assign(document.createElement("img"), { src: new URL(card.src, base).href, alt: card.name });
+    thumb.append(image);
+    const rank = Object.assign(element("div", "lr-rank"), { textContent: card.rank });
+    rank.style.color = card.colour;
+    const name = Object.assign(element("div", "lr-name"), { textContent: card.name, title: card.name });
+    box.append(thumb, rank, name);
+    return box;
+  }));
+}

@@ -1,0 +1,168 @@
+"""A running job's progress as JSON, served by the app server's own routes instead of page reruns.
+
+Every Streamlit rerun costs the browser ~0.1 s of JavaScript on this page (measured: benchmarks/
+page_updates.py), and the model shares the CPU with it; twice a second that alone slowed runs by a
+third. So while a job runs the page mounts one component (live.js) that fetches
+``/api/lychee/live/<token>`` a few times a second and redraws only what changed, and the server
+does no script run until the job ends. The token is random per job: a visitor on a shared server
+cannot read another's progress or thumbnails. Texts come ready in the page's language.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .cards import band_colour, format_score
+from .jobs import PREPARING, QUEUED, RUNNING, Job
+from .page import LIVE_CARDS, LIVE_COLUMNS, duration_text, short_query
+from .text import doc_words, t, translate_warning
+
+LIVE_PATH = "/api/lychee/live/{token}"
+THUMB_PATH = "/api/lychee/thumb/{token}/{which}/{index:int}"
+FEEDS_KEPT = 64  # feeds of finished jobs are dropped oldest first
+POLL_MS = 250  # the progress line moves up to four times a second: one small JSON fetch each, no rerun
+_HERE = Path(__file__).parent
+
+
+@dataclass
+class Feed:
+    """What one page's live view shows: its job, the page's language and the run before it."""
+
+    job: Job
+    lang: str
+    previous: Job | None
+
+
+_feeds: OrderedDict[str, Feed] = OrderedDict()
+_lock = threading.Lock()
+
+
+def register(job: Job, lang: str, previous: Job | None) -> str:
+    """The token of ``job``'s feed (the same token while the job runs; language and previous run updated)."""
+    with _lock:
+        token = _token_locked(job) or secrets.token_urlsafe(18)
+        _feeds[token] = Feed(job, lang, previous)
+        _feeds.move_to_end(token)
+        while len(_feeds) > FEEDS_KEPT:
+            _feeds.popitem(last=False)
+        return token
+
+
+def feed(token: str) -> Feed | None:
+    with _lock:
+        return _feeds.get(token)
+
+
+def snapshot(token: str) -> dict[str, Any] | None:
+    """Everything the live view draws now, or None for an unknown token."""
+    current = feed(token)
+    if current is None:
+        return None
+    job, lang = current.job, current.lang
+    texts = job.texts is not None
+    words = doc_words(lang, texts)
+    done, total, latest = job.progress()  # one moment's figures
+    return {"finished": not job.active, "stopping": job.stopping, "fraction": min(done / max(total, 1), 1.0),
+            "progress": t(lang, "progress", done=done, total=total, **words),
+            "queued": t(lang, "state_queued") if job.state == QUEUED else None,
+            "lines": _status_lines(job, lang, words, done, latest), "stop": t(lang, "stop"),
+            **_grid(token, current, words)}
+
+
+def _status_lines(job: Job, lang: str, words: dict[str, str], done: int, latest: Any) -> list[str]:
+    lines = []
+    if job.stopping:
+        lines.append(t(lang, "state_stopping"))
+    elif job.state == PREPARING:
+        lines.append(t(lang, "state_preparing", **words))
+    elif job.state == RUNNING and done == 0:
+        lines.append(t(lang, "state_scoring", **words))
+    if latest is not None and job.active:
+        lines.append(t(lang, "status_latest", name=latest.name, score=format_score(latest.score)))
+        if latest.warning:
+            lines.append("⚠ " + t(lang, "status_warning", warning=translate_warning(lang, latest.warning)))
+    if (rate := job.rate()) is not None and job.active:
+        lines.append(t(lang, "status_speed", rate=rate, eta=duration_text(lang, job.eta_seconds() or 0.0), **words))
+    return lines
+
+
+def _grid(token: str, current: Feed, words: dict[str, str]) -> dict[str, Any]:
+    """The best so far (images only); until there are any, the previous run's best."""
+    job, previous, lang = current.job, current.previous, current.lang
+    best = job.best_so_far(LIVE_CARDS) if job.texts is None else []
+    if best:
+        return {"header": t(lang, "live_header", n=len(best)), "cards": _cards(token, "c", best, lang),
+                "columns": LIVE_COLUMNS}
+    if previous is not None and previous.texts is None and previous.results:
+        shown = [r for r in previous.results if r.ok][:LIVE_CARDS]
+        query = short_query(previous.query) or t(lang, "recent_reference")
+        return {"header": t(lang, "previous_header", query=query), "cards": _cards(token, "p", shown, lang),
+                "columns": LIVE_COLUMNS}
+    return {"header": None, "cards": [], "columns": LIVE_COLUMNS}
+
+
+def _cards(token: str, which: str, results: list, lang: str) -> list[dict[str, Any]]:
+    return [{"index": r.index, "name": r.name, "colour": band_colour(r.score),
+             "rank": t(lang, "rank_line", rank=place, score=format_score(r.score)),
+             "src": f"api/lychee/thumb/{token}/{which}/{r.index}"}
+            for place, r in enumerate(results, start=1)]
+
+
+async def _live(request: Request) -> Response:
+    data = snapshot(request.path_params["token"])
+    if data is None:
+        return JSONResponse({"error": "unknown run"}, status_code=404)
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+def _thumbnail(request: Request) -> Response:
+    """A thumbnail of the job's (``c``) or the previous run's (``p``) image; cached by the browser."""
+    current = feed(request.path_params["token"])
+    job = None if current is None else {"c": current.job, "p": current.previous}.get(request.path_params["which"])
+    index = request.path_params["index"]
+    if job is None or job.texts is not None or not 0 <= index < len(job.inputs):
+        return Response(status_code=404)
+    return Response(job.thumbnail(index), media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600, immutable"})
+
+
+def routes() -> list[Route]:
+    """The server routes of the live view (``st.App(..., routes=routes())`` in app.py)."""
+    return [Route(LIVE_PATH, _live), Route(THUMB_PATH, _thumbnail)]
+
+
+@cache
+def _component() -> Callable[..., Any]:
+    return st.components.v2.component("lychee_live", js=(_HERE / "live.js").read_text("utf-8"), isolate_styles=False)
+
+
+def mount(job: Job, lang: str, previous: Job | None, on_stop: Callable[[], None],
+          on_finished: Callable[[], None]) -> None:
+    """Draw the live view of ``job``; ``on_stop`` runs when its Stop is pressed, ``on_finished`` when it saw the
+    job end (the page then draws the results). The first picture comes with the page; live.js polls for the rest."""
+    token = register(job, lang, previous)
+    data = {"token": token, "url": LIVE_PATH.format(token=token).removeprefix("/"), "poll_ms": POLL_MS,
+            "snapshot": snapshot(token)}
+    _component()(key="lr_live", data=data, on_stop_change=on_stop, on_finished_change=on_finished)
+
+
+def token_of(job: Job) -> str | None:
+    """The token of ``job``'s feed, if a page has mounted its live view."""
+    with _lock:
+        return _token_locked(job)
+
+
+def _token_locked(job: Job) -> str | None:
+    return next((key for key, feed in _feeds.items() if feed.job is job), None)
