@@ -332,11 +332,6 @@ def watch_for_end() -> None:
         st.rerun()
 
 
-def thumb_url(job: Job, index: int, slot: str) -> str:
-    """A thumbnail's URL: made once per image, sent once, cached by the browser (not inline in every redraw)."""
-    return image_url(job.thumbnail(index), slot)
-
-
 if job is not None and job.active:
     live_feed.mount(job, lang, st.session_state.get(PREVIOUS), on_stop=job.stop, on_finished=run_ended)
     watch_for_end()
@@ -374,21 +369,19 @@ def draw_card(job: Job, result, decimals: int, icons_only: bool, folded: list | 
     else:
         notes = " · ".join(translate_warning(lang, note) for note in result.notes)
         stack = (len(folded), tr("stack_badge_help", n=len(folded))) if folded else None
-        src = thumb_url(job, result.index, f"lr-card.{result.index}")
+        src = live_feed.thumbnail_src(job, result.index)  # made when the browser asks: the page is not held up
         st.html(cards.card_html(result, src, rank_line=rank_line, badge=badge, warning=warning, mark=mark,
                                 notes=notes, stack=stack, large=large))
     draw_card_buttons(job, result.index, icons_only)
     if folded:
-        cells = [(r, rank_text(r.rank, r.score, decimals), thumb_url(job, r.index, f"lr-fold.{r.index}"))
-                 for r in folded]
+        cells = [(r, rank_text(r.rank, r.score, decimals), live_feed.thumbnail_src(job, r.index)) for r in folded]
         st.html(cards.folded_html(cells, tr("stack_folded", n=len(folded))))
     if not details:
         return
     if result.has_generation:
         with st.expander(tr("generation_info"), expanded=False):
             draw_generation_info(result)
-    with st.expander(tr("model_output"), expanded=False):
-        draw_model_output(result)
+    draw_model_output(result)
 
 
 def draw_generation_info(result) -> None:
@@ -399,12 +392,10 @@ def draw_generation_info(result) -> None:
 
 
 def draw_model_output(result) -> None:
+    """How the score was read and the model's raw output (score highlighted), behind a closed <details>."""
     details = view_details(result)
-    st.caption(details["method"])
-    if details["probabilities"]:
-        st.caption(details["probabilities"])
     body = cards.highlight_score_html(result.raw_output, result.parse_method) or cards.esc(tr("empty_output"))
-    st.html(f'<pre style="white-space:pre-wrap;margin:0">{body}</pre>')
+    st.html(cards.output_html(tr("model_output"), details["method"], details["probabilities"], body))
 
 
 # (icon, label key, tooltip key): icons with tooltips where columns are too narrow for the labels.

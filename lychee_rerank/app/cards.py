@@ -28,6 +28,8 @@ CARD_CSS = """
 .lr-stop { padding: 0.25rem 0.75rem; border: 1px solid #d0d0d0; border-radius: 0.5rem; background: #fff;
            font: inherit; cursor: pointer; margin-bottom: 0.5rem; }
 .lr-stop:disabled { color: #aaa; cursor: default; }
+.lr-output { margin: 0.25rem 0 0.75rem; font-size: 0.85rem; }
+.lr-output summary { cursor: pointer; color: #555; }
 .lr-live-header { color: #6b6b6b; font-size: 0.85rem; margin: 0.5rem 0; }
 .lr-live .lr-name { font-size: 0.75rem; }
 .lr-thumb { display: flex; align-items: center; justify-content: center; height: 220px;
@@ -171,6 +173,14 @@ def query_html(text: str | None, src: str | None, label: str) -> str:
     image = f'<img src="{esc(src)}" alt="">' if src else ""
     words = f"<span>{esc(text)}</span>" if text else ""
     return f'<div class="lr-query"><b>{esc(label)}</b>{image}{words}</div>'
+
+
+def output_html(label: str, method: str, probabilities: str, body: str) -> str:
+    """The model's own output under a card, closed (``body``: already escaped, the score highlighted): one
+    element where an expander with its captions was four, which the page sends and draws for every card."""
+    lines = "".join(f'<div class="lr-note">{esc(line)}</div>' for line in (method, probabilities) if line)
+    return (f'<details class="lr-output"><summary>{esc(label)}</summary>{lines}'
+            f'<pre style="white-space:pre-wrap;margin:0">{body}</pre></details>')
 
 
 def compare_html(cells: list[tuple[RankResult, str, str | None]]) -> str:

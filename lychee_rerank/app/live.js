@@ -1,7 +1,8 @@
 // The live view of a run in lychee-rerank: progress, status lines, Stop and the best-so-far grid.
 //
-// It fetches the run's JSON feed (lychee_rerank/app/live_feed.py) every poll_ms and redraws only
-// the parts that changed, so the page needs no Streamlit rerun while the model works. When the
+// It fetches the run's JSON feed (lychee_rerank/app/live_feed.py) again as soon as each answer
+// comes (the server holds each for up to poll_ms, less when the run ends) and redraws only the
+// parts that changed, so the page needs no Streamlit rerun while the model works. When the
 // feed says the run ended it fires the "finished" trigger once: that rerun draws the results.
 // Every text is set as textContent, never parsed as HTML.
 
@@ -23,7 +24,7 @@ export default function (component) {
     view.ended = false;
     view.drawn = {};
     draw(view, data.snapshot);
-    schedule(view);
+    schedule(view, 0);
   }
   return () => {
     clearTimeout(view.timer);
@@ -63,21 +64,25 @@ function element(tag, className) {
   return node;
 }
 
-function schedule(view) {
+function schedule(view, delay) {
   const token = view.token;
-  view.timer = setTimeout(() => poll(view, token), view.pollMs);
+  view.timer = setTimeout(() => poll(view, token), delay);
 }
 
 async function poll(view, token) {
+  let delay = view.pollMs;  // after a failure: the server is busy or restarting
   try {
     const response = await fetch(view.url, { cache: "no-store" });
     if (view.token !== token) return;
     if (response.status === 404) return finish(view);  // the server no longer knows the run: let the page resync
-    if (response.ok) draw(view, await response.json());
+    if (response.ok) {
+      draw(view, await response.json());
+      delay = 0;  // the server already waited
+    }
   } catch (error) {
-    // the server is busy or restarting: try again at the next tick
+    // try again after a pause
   }
-  if (view.token === token && !view.ended) schedule(view);
+  if (view.token === token && !view.ended) schedule(view, delay);
 }
 
 function finish(view) {
@@ -117,16 +122,22 @@ function draw(view, snap) {
 function drawGrid(view, snap) {
   view.header.textContent = snap.header || "";
   view.grid.style.gridTemplateColumns = `repeat(${snap.columns}, minmax(0, 1fr))`;
-  const base = view.base;
+  // Cards still in the grid are moved, not made again: their images are not fetched or decoded twice.
+  const kept = new Map([...view.grid.children].map((box) => [box.dataset.src, box]));
   view.grid.replaceChildren(...snap.cards.map((card) => {
-    const box = element("div", "lr-live");
-    const thumb = element("div", "lr-thumb");
-    const image = Object.assign(document.createElement("img"), { src: new URL(card.src, base).href, alt: card.name });
-    thumb.append(image);
-    const rank = Object.assign(element("div", "lr-rank"), { textContent: card.rank });
-    rank.style.color = card.colour;
-    const name = Object.assign(element("div", "lr-name"), { textContent: card.name, title: card.name });
-    box.append(thumb, rank, name);
+    const box = kept.get(card.src) || makeCard(view, card);
+    box.querySelector(".lr-rank").textContent = card.rank;
+    box.querySelector(".lr-rank").style.color = card.colour;
     return box;
   }));
+}
+
+function makeCard(view, card) {
+  const box = element("div", "lr-live");
+  box.dataset.src = card.src;
+  const thumb = element("div", "lr-thumb");
+  thumb.append(Object.assign(document.createElement("img"), { src: new URL(card.src, view.base).href, alt: card.name }));
+  const name = Object.assign(element("div", "lr-name"), { textContent: card.name, title: card.name });
+  box.append(thumb, element("div", "lr-rank"), name);
+  return box;
 }

@@ -115,8 +115,9 @@ def test_run_shows_progress_and_a_grid_in_score_order(app_env, folder):
     bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
     assert "lr-top" in bodies[0] and all("lr-top" not in b for b in bodies[1:])
     assert "⚠ 预处理警告" in bodies[-1] and all("预处理警告" not in b for b in bodies[:-1])
-    outputs = [e for e in at.expander if e.label != "带到其他工具"]  # besides the folder run's take-out panel
-    assert len(outputs) == 4 and all(e.label == "模型输出" for e in outputs)
+    outputs = [e.proto.body for e in at.get("html") if 'class="lr-output"' in e.proto.body]
+    assert len(outputs) == 4 and all("<summary>模型输出</summary>" in body for body in outputs)
+    assert all("<details" in body and "<details open" not in body for body in outputs)  # closed until opened
 
 
 def test_threshold_top_k_and_language_never_rescore(app_env, folder):
@@ -135,7 +136,8 @@ def test_threshold_top_k_and_language_never_rescore(app_env, folder):
         at.radio(key="lang").set_value("en").run()
         assert at.button(key="run").label == "Start reranking"
         assert at.get("progress")[0].proto.text == "4 of 4 processed"
-        assert all(e.label == "Model output" for e in at.expander if e.label != "Take picks to your other tools")
+        assert all("<summary>Model output</summary>" in e.proto.body for e in at.get("html")
+                   if 'class="lr-output"' in e.proto.body)
         assert at.text_area(key="query").value == "a blue sky"  # widgets keep their values across languages
     assert counter.calls == 0, "filters and the language never rescore"
     assert at.session_state["lr_job"] is job
