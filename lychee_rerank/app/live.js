@@ -21,6 +21,7 @@ export default function (component) {
     view.token = data.token;
     view.base = window.location.origin + window.location.pathname.replace(/[^/]*$/, "");
     view.url = new URL(data.url, view.base);
+    view.stopUrl = new URL(data.stop_url, view.base);
     view.ended = false;
     view.drawn = {};
     draw(view, data.snapshot);
@@ -51,8 +52,14 @@ function createView(parent) {
   root.append(progress, queued, lines, stop, header, grid);
   parent.append(root);
   const view = { root, text, fill, queued, lines, stop, header, grid, token: null, timer: null, drawn: {} };
-  stop.addEventListener("click", () => {
+  stop.addEventListener("click", async () => {
     stop.disabled = true;
+    try {  // straight to the server: the model stops after its current image, no page rerun first
+      const response = await fetch(view.stopUrl, { method: "POST", cache: "no-store" });
+      if (response.ok) return;
+    } catch (error) {
+      // fall back to the page's own callback below
+    }
     view.trigger("stop", view.token);
   });
   return view;

@@ -33,6 +33,7 @@ from .text import DEFAULT_LANGUAGE, doc_words, t, translate_warning
 
 LIVE_PATH = "/api/lychee/live/{token}"
 THUMB_PATH = "/api/lychee/thumb/{token}/{which}/{index:int}"
+STOP_PATH = "/api/lychee/stop/{token}"
 FEEDS_KEPT = 64  # feeds of finished jobs are dropped oldest first
 POLL_MS = 250  # the progress line moves up to four times a second: one small JSON fetch each, no rerun
 END_NOTICE_S = 0.02  # how soon a waiting fetch returns once the job ended
@@ -147,9 +148,18 @@ def _thumbnail(request: Request) -> Response:
                     headers={"Cache-Control": "private, max-age=3600, immutable"})
 
 
+async def _stop(request: Request) -> Response:
+    """Stop the job at once (after its current image), without waiting for a page rerun."""
+    current = feed(request.path_params["token"])
+    if current is None:
+        return JSONResponse({"error": "unknown run"}, status_code=404)
+    current.job.stop()
+    return JSONResponse({"stopping": True})
+
+
 def routes() -> list[Route]:
     """The server routes of the live view (``st.App(..., routes=routes())`` in app.py)."""
-    return [Route(LIVE_PATH, _live), Route(THUMB_PATH, _thumbnail)]
+    return [Route(LIVE_PATH, _live), Route(THUMB_PATH, _thumbnail), Route(STOP_PATH, _stop, methods=["POST"])]
 
 
 @cache
@@ -162,7 +172,8 @@ def mount(job: Job, lang: str, previous: Job | None, on_stop: Callable[[], None]
     """Draw the live view of ``job``; ``on_stop`` runs when its Stop is pressed, ``on_finished`` when it saw the
     job end (the page then draws the results). The first picture comes with the page; live.js polls for the rest."""
     token = register(job, lang, previous)
-    data = {"token": token, "url": LIVE_PATH.format(token=token).removeprefix("/"), "poll_ms": POLL_MS,
+    data = {"token": token, "url": LIVE_PATH.format(token=token).removeprefix("/"),
+            "stop_url": STOP_PATH.format(token=token).removeprefix("/"), "poll_ms": POLL_MS,
             "snapshot": snapshot(token)}
     _component()(key="lr_live", data=data, on_stop_change=on_stop, on_finished_change=on_finished)
 
