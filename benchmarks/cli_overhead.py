@@ -24,7 +24,6 @@ from batch_scaling import QUERIES, write_images, write_manifest
 
 from lychee_rerank import Reranker
 from lychee_rerank.export import format_table
-from lychee_rerank.intake import ImageInput
 from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
 
 from bench_support import script_main
@@ -53,7 +52,7 @@ def cli_seconds(*arguments: str) -> float:
 def library_seconds(reranker: Reranker, groups: list[tuple[str, list[Path]]]) -> float:
     start = time.perf_counter()
     for query, paths in groups:
-        reranker.rank(query, [ImageInput(name=path.name, path=str(path)) for path in paths])
+        reranker.rank(query, [str(path) for path in paths])  # as the CLI gives them: files read when scored
     return time.perf_counter() - start
 
 
