@@ -562,3 +562,27 @@ def test_cards_fill_in_while_the_run_goes_on(slow_reranker_dir: Path):
         sync_api.expect(page.get_by_text("完成：100 张图片已排序")).to_be_visible()
         sync_api.expect(page.locator(".lr-live")).to_have_count(0)
         sync_api.expect(page.locator(".lr-card")).to_have_count(60)  # the first page of the grid
+
+
+def test_stop_in_the_browser_keeps_what_was_scored(slow_reranker_dir: Path):
+    """Issue 27: the live view's Stop goes straight to the server; the page then shows the scored images as results.
+    The live cards' and the grid's thumbnails come from the server's own route and load."""
+    files = distinct_pngs(150, (128, 128))  # ~15 s of scoring: Stop lands well before the end
+    thumbnails_loaded = """(selector) => { const images = [...document.querySelectorAll(selector)];
+        return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0); }"""
+    with streamlit_server(str(slow_reranker_dir)) as url, browser_page() as page:
+        page.goto(url)
+        query_box = page.locator("textarea").first
+        query_box.fill("a red circle")
+        query_box.press("Tab")
+        uploader(page, "上传图片或 zip").set_input_files(files)
+        page.get_by_text("已选择 150 个文件").wait_for()
+        page.get_by_role("button", name="开始重排序").click()
+        page.wait_for_function(thumbnails_loaded, arg=".lr-live img", timeout=WAIT_MS)
+        page.get_by_role("button", name="停止").click()
+        stopped = page.get_by_text(re.compile(r"已停止：\d+ 张已打分"))
+        sync_api.expect(stopped).to_be_visible()
+        scored = int(re.search(r"已停止：(\d+)", stopped.inner_text()).group(1))
+        assert 0 < scored < 150
+        sync_api.expect(page.locator(".lr-card")).to_have_count(min(scored, 60))  # the grid's first page
+        page.wait_for_function(thumbnails_loaded, arg=".lr-card img", timeout=WAIT_MS)
