@@ -1,11 +1,12 @@
 """A running job's progress as JSON, served by the app server's own routes instead of page reruns.
 
-Every Streamlit rerun costs the browser ~0.1 s of JavaScript on this page (measured: benchmarks/
-page_updates.py), and the model shares the CPU with it; twice a second that alone slowed runs by a
-third. So while a job runs the page mounts one component (live.js) that fetches
+Every Streamlit rerun costs the browser ~0.1 s of JavaScript on this page, and the model shares the
+CPU with it: with reruns twice a second the app scored 39-51% slower than the library alone on 2
+cores (benchmarks/RESULTS.md, issue 27). So while a job runs the page mounts one component (live.js) that fetches
 ``/api/lychee/live/<token>`` a few times a second and redraws only what changed, and the server
 does no script run until the job ends. The token is random per job: a visitor on a shared server
-cannot read another's progress or thumbnails. Texts come ready in the page's language.
+cannot read another's progress or thumbnails. Texts come ready in the page's language. Feeds hold
+their jobs weakly: the sessions (and their memory budget) decide how long a job lives, not its feed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import secrets
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,13 +36,13 @@ from .text import DEFAULT_LANGUAGE, doc_words, t, translate_warning
 LIVE_PATH = "/api/lychee/live/{token}"
 THUMB_PATH = "/api/lychee/thumb/{token}/{which}/{index:int}"
 STOP_PATH = "/api/lychee/stop/{token}"
-FEEDS_KEPT = 64  # feeds of finished jobs are dropped oldest first
+FEEDS_KEPT = 64  # the registry's size: the oldest feeds are dropped first
 POLL_MS = 250  # the progress line moves up to four times a second: one small JSON fetch each, no rerun
 END_NOTICE_S = 0.02  # how soon a waiting fetch returns once the job ended
 _HERE = Path(__file__).parent
 
 
-@dataclass
+@dataclass(frozen=True)
 class Feed:
     """What one page's live view shows: its job, the page's language and the run before it."""
 
@@ -49,7 +51,7 @@ class Feed:
     previous: Job | None
 
 
-_feeds: OrderedDict[str, Feed] = OrderedDict()
+_feeds: OrderedDict[str, tuple[weakref.ref, str, weakref.ref | None]] = OrderedDict()  # token -> job, lang, previous
 _lock = threading.Lock()
 
 
@@ -57,7 +59,7 @@ def register(job: Job, lang: str, previous: Job | None) -> str:
     """The token of ``job``'s feed (the same token while the job runs; language and previous run updated)."""
     with _lock:
         token = _token_locked(job) or secrets.token_urlsafe(18)
-        _feeds[token] = Feed(job, lang, previous)
+        _feeds[token] = (weakref.ref(job), lang, weakref.ref(previous) if previous is not None else None)
         _feeds.move_to_end(token)
         while len(_feeds) > FEEDS_KEPT:
             _feeds.popitem(last=False)
@@ -65,8 +67,14 @@ def register(job: Job, lang: str, previous: Job | None) -> str:
 
 
 def feed(token: str) -> Feed | None:
+    """The feed of ``token``, or None when the token is unknown or its job is gone."""
     with _lock:
-        return _feeds.get(token)
+        entry = _feeds.get(token)
+    if entry is None:
+        return None
+    job_ref, lang, previous_ref = entry
+    job = job_ref()
+    return None if job is None else Feed(job, lang, previous_ref() if previous_ref is not None else None)
 
 
 def snapshot(token: str) -> dict[str, Any] | None:
@@ -181,9 +189,7 @@ def mount(job: Job, lang: str, previous: Job | None, on_stop: Callable[[], None]
 def thumbnail_src(job: Job, index: int) -> str:
     """The URL of a thumbnail of ``job``'s image ``index``: made in the server's thread pool when the browser first
     asks (never while the page is drawn), then cached by the browser."""
-    with _lock:
-        token = _token_locked(job)
-    return f"api/lychee/thumb/{token or register(job, DEFAULT_LANGUAGE, None)}/c/{index}"
+    return f"api/lychee/thumb/{token_of(job) or register(job, DEFAULT_LANGUAGE, None)}/c/{index}"
 
 
 def token_of(job: Job) -> str | None:
@@ -193,4 +199,4 @@ def token_of(job: Job) -> str | None:
 
 
 def _token_locked(job: Job) -> str | None:
-    return next((key for key, feed in _feeds.items() if feed.job is job), None)
+    return next((token for token, (job_ref, _, _) in _feeds.items() if job_ref() is job), None)

@@ -7,6 +7,7 @@ soon as the job ends. Unknown tokens get 404 and nothing else.
 
 from __future__ import annotations
 
+import gc
 import io
 from pathlib import Path
 
@@ -70,3 +71,16 @@ def test_unknown_tokens_get_nothing(client):
     assert client.get("/api/lychee/thumb/not-a-token/c/0").status_code == 404
     assert client.post("/api/lychee/stop/not-a-token").status_code == 404
     assert client.get("/api/lychee/stop/not-a-token").status_code == 405  # Stop is a POST only
+
+
+def test_a_feed_does_not_keep_its_job_alive(client):
+    """The sessions' memory budget decides how long a run and its uploads live; its feed only points at it."""
+    job = jobs.Job(handle=None, engine=None, settings=eng.RunSettings(model="tiny"), query="red", instruction=None,
+                   uploads=[("a.png", b"not read")])
+    token = live_feed.register(job, "en", None)
+    assert live_feed.feed(token).job is job
+    assert client.get(f"/api/lychee/live/{token}").json()["progress"] == "0 of 0 processed"
+    del job
+    gc.collect()
+    assert live_feed.feed(token) is None
+    assert client.get(f"/api/lychee/live/{token}").status_code == 404
