@@ -119,6 +119,13 @@ def uploader_part(page, selector: str):
 
 def rank_images(page, url: str, query: str, files: list[dict], reference: dict | None = None) -> None:
     """Open the app, type the query (and add a reference image), upload the files, press Run, wait for the grid."""
+    start_run(page, url, query, files, reference)
+    sync_api.expect(page.locator(".lr-card")).to_have_count(len(files))
+    page.get_by_text(f"已处理 {len(files)}/{len(files)} 张").first.wait_for()
+
+
+def start_run(page, url: str, query: str, files: list[dict], reference: dict | None = None) -> None:
+    """Open the app, type the query (and add a reference image), upload the files and press Run."""
     page.goto(url)
     query_box = page.locator("textarea").first
     query_box.wait_for(state="visible")  # the first run loads the model
@@ -134,8 +141,6 @@ def rank_images(page, url: str, query: str, files: list[dict], reference: dict |
     run = page.get_by_role("button", name="开始重排序")
     sync_api.expect(run).to_be_enabled()
     run.click()
-    sync_api.expect(page.locator(".lr-card")).to_have_count(len(files))
-    page.get_by_text(f"已处理 {len(files)}/{len(files)} 张").first.wait_for()
 
 
 def tall_screenshot(page, path: Path) -> None:
@@ -550,13 +555,7 @@ def test_cards_fill_in_while_the_run_goes_on(slow_reranker_dir: Path):
     """Issue 16 item 2: the best so far appear while 100 images are scored (a model slow enough to watch)."""
     files = distinct_pngs(100, (128, 128))
     with streamlit_server(str(slow_reranker_dir)) as url, browser_page() as page:
-        page.goto(url)
-        query_box = page.locator("textarea").first
-        query_box.fill("a red circle")
-        query_box.press("Tab")
-        uploader(page, "上传图片或 zip").set_input_files(files)
-        page.get_by_text("已选择 100 个文件").wait_for()
-        page.get_by_role("button", name="开始重排序").click()
+        start_run(page, url, "a red circle", files)
         page.locator(".lr-live").first.wait_for()  # while the run goes on
         assert page.get_by_text(re.compile(r"目前最好的 \d+ 张")).count() == 1
         sync_api.expect(page.get_by_text("完成：100 张图片已排序")).to_be_visible()
@@ -571,13 +570,7 @@ def test_stop_in_the_browser_keeps_what_was_scored(slow_reranker_dir: Path):
     thumbnails_loaded = """(selector) => { const images = [...document.querySelectorAll(selector)];
         return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0); }"""
     with streamlit_server(str(slow_reranker_dir)) as url, browser_page() as page:
-        page.goto(url)
-        query_box = page.locator("textarea").first
-        query_box.fill("a red circle")
-        query_box.press("Tab")
-        uploader(page, "上传图片或 zip").set_input_files(files)
-        page.get_by_text("已选择 150 个文件").wait_for()
-        page.get_by_role("button", name="开始重排序").click()
+        start_run(page, url, "a red circle", files)
         page.wait_for_function(thumbnails_loaded, arg=".lr-live img", timeout=WAIT_MS)
         page.get_by_role("button", name="停止").click()
         stopped = page.get_by_text(re.compile(r"已停止：\d+ 张已打分"))
