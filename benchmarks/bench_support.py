@@ -26,7 +26,7 @@ from lychee_rerank.runtime.loading import LoadedModel, load_model
 
 import model_shapes
 
-DEFAULT_OUT_DIR = Path("benchmarks") / "out"
+DEFAULT_OUT_DIR = Path(__file__).resolve().parent / "out"  # benchmarks/out from any working folder
 MIXED_SIZES = "3024x4032,1024x768,512x512,1920x1080"  # phone photos, 1024x768, 512x512, screenshots
 DEFAULT_MODEL_CACHE = DEFAULT_OUT_DIR / "models"
 MODEL_HELP = (

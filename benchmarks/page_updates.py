@@ -34,7 +34,7 @@ from lychee_rerank.export import format_table
 from lychee_rerank.intake import ImageInput
 from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
 
-from bench_support import median, percentile, script_main, synthetic_images
+from bench_support import DEFAULT_OUT_DIR, median, percentile, script_main, synthetic_images
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -295,7 +295,7 @@ def measure(args: argparse.Namespace, url: str, pid: int) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     info = machine_info()
-    log = Path(args.out or "benchmarks/out/page_updates.json").with_suffix(".server.log")
+    log = Path(args.out or DEFAULT_OUT_DIR / "page_updates.json").with_suffix(".server.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     process, url = start_server(args.model, log)
     try:

@@ -24,7 +24,7 @@ from page_updates import CHROMIUM, start_server
 from lychee_rerank.export import format_table
 from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
 
-from bench_support import script_main, synthetic_image
+from bench_support import DEFAULT_OUT_DIR, script_main, synthetic_image
 
 WAIT_MS = 300_000
 RUN, STOP, QUEUED = "开始重排序", "停止", "排队中"
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     info = machine_info()
-    log = Path(args.out or "benchmarks/out/queued_tab.json").with_suffix(".server.log")
+    log = Path(args.out or DEFAULT_OUT_DIR / "queued_tab.json").with_suffix(".server.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     process, url = start_server(args.model, log)
     try:
