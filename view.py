@@ -13,8 +13,8 @@ import time
 
 import streamlit as st
 
-from lychee_rerank.app import cards, culling, grouped, live_feed, page, takeout, viewer
-from lychee_rerank.app.culling import PICK, REJECT, ViewSession
+from lychee_rerank.app import card_actions, cards, culling, grouped, live_feed, page, results_grid, takeout, viewer
+from lychee_rerank.app.culling import PICK, ViewSession
 from lychee_rerank.app.engine import Engine, RunSettings
 from lychee_rerank.app.generation_info import generation_lines, generation_text
 from lychee_rerank.app.jobs import ERROR, STOPPED, Job
@@ -38,8 +38,7 @@ from lychee_rerank.settings import (
 )
 
 JOB = "lr_job"
-VIEW = "lr_view"  # the full-size view's ViewSession while it is open, else None
-COMPARE = "lr_compare"  # the input indices chosen for the comparison, in the order chosen
+VIEW, COMPARE = card_actions.VIEW, card_actions.COMPARE  # the full-size view's session; the compared indices
 SESSION = "lr_session"  # this browser session's id, also in the URL (?s=...)
 PREVIOUS = "lr_previous_job"  # the run before the current one, shown until the new run has results
 logger = logging.getLogger("lychee_rerank.app")
@@ -358,81 +357,48 @@ elif job is not None:
 # --- results --------------------------------------------------------------------------------------
 def draw_card(job: Job, result, decimals: int, icons_only: bool, folded: list | None = None, details: bool = True,
               large: bool = False) -> None:
-    """A result's card and buttons; ``folded``: near-duplicates behind it (a +N badge); ``details``: its
-    expanders (generation info, model output), left out where the card sits in an expander already."""
+    """A result's card as one element (see card_html)."""
+    st.html(card_html(job, result, decimals, icons_only, folded, details, large))
+
+
+def card_html(job: Job, result, decimals: int, icons_only: bool, folded: list | None = None, details: bool = True,
+              large: bool = False) -> str:
+    """A card with its buttons; ``folded``: near-duplicates behind it (a +N badge); ``details``: its generation info
+    and model output, left out where the card sits in an expander already. One piece of HTML: the results page
+    draws 60 at once, after each run and each pick."""
     badge = tr("warning_badge") if result.warning else None
     rank_line = rank_text(result.rank, result.score, decimals)
     warning = translate_warning(lang, result.warning)
     mark = job.marks.get(result.index)
+    active = card_actions.active_buttons(job, result.index, st.session_state)
+    extra = card_actions.buttons_html(result.index, active, tr, icons_only)
     if job.texts is not None:
-        st.html(cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning, mark=mark))
+        body = cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning, mark=mark)
     else:
         notes = " · ".join(translate_warning(lang, note) for note in result.notes)
         stack = (len(folded), tr("stack_badge_help", n=len(folded))) if folded else None
         src = live_feed.thumbnail_src(job, result.index)  # made when the browser asks: the page is not held up
-        st.html(cards.card_html(result, src, rank_line=rank_line, badge=badge, warning=warning, mark=mark,
-                                notes=notes, stack=stack, large=large))
-    draw_card_buttons(job, result.index, icons_only)
+        body = cards.card_html(result, src, rank_line=rank_line, badge=badge, warning=warning, mark=mark,
+                               notes=notes, stack=stack, large=large)
     if folded:
         cells = [(r, rank_text(r.rank, r.score, decimals), live_feed.thumbnail_src(job, r.index)) for r in folded]
-        st.html(cards.folded_html(cells, tr("stack_folded", n=len(folded))))
-    if not details:
-        return
-    if result.has_generation:
-        with st.expander(tr("generation_info"), expanded=False):
-            draw_generation_info(result)
-    draw_model_output(result)
+        extra += cards.folded_html(cells, tr("stack_folded", n=len(folded)))
+    if details and result.has_generation:
+        extra += cards.generation_html(tr("generation_info"), generation_lines(result, tr), generation_text(result),
+                                       tr("copy_generation"))
+    return body + extra + (model_output_html(result) if details else "")
 
 
-def draw_generation_info(result) -> None:
-    """The prompt, seed and settings the image's file carries; the code box has a copy button."""
-    for label, value in generation_lines(result, tr):
-        st.caption(f"**{md(label)}**: {md(value)}")
-    st.code(generation_text(result), language=None, wrap_lines=True)
-
-
-def draw_model_output(result) -> None:
+def model_output_html(result) -> str:
     """How the score was read and the model's raw output (score highlighted), behind a closed <details>."""
     details = view_details(result)
     body = cards.highlight_score_html(result.raw_output, result.parse_method) or cards.esc(tr("empty_output"))
-    st.html(cards.output_html(tr("model_output"), details["method"], details["probabilities"], body))
+    return cards.output_html(tr("model_output"), details["method"], details["probabilities"], body)
 
 
-# (icon, label key, tooltip key): icons with tooltips where columns are too narrow for the labels.
-CARD_BUTTONS = {
-    "view": (":material/zoom_in:", "view", "view_help"),
-    "pick": (":material/check:", "pick", "pick_help"),
-    "reject": (":material/close:", "reject", "reject_help"),
-    "cmp": (":material/compare_arrows:", None, "compare_toggle"),
-}
-
-
-def draw_card_buttons(job: Job, index: int, icons_only: bool) -> None:
-    """View, pick, reject and compare on a card; a marked button is coloured (pick green, reject red)."""
-    mark, chosen = job.marks.get(index), index in st.session_state.get(COMPARE, [])
-    actions = {
-        "view": (open_view, (index,), False),
-        "pick": (job.toggle_mark, (index, PICK), mark == PICK),
-        "reject": (job.toggle_mark, (index, REJECT), mark == REJECT),
-        "cmp": (toggle_compare, (index,), chosen),
-    }
-    with st.container(horizontal=True, gap="small"):
-        for name, (callback, args, active) in actions.items():
-            icon, label, help_key = CARD_BUTTONS[name]
-            text = icon if icons_only or label is None else tr(label)
-            st.button(text, key=f"{name}_{index}", type="primary" if active else "secondary", on_click=callback,
-                      args=args, help=tr(help_key), width="content")
-
-
-def open_view(index: int) -> None:
-    st.session_state[VIEW] = ViewSession(index=index)
-
-
-def toggle_compare(index: int) -> None:
-    chosen = [i for i in st.session_state.get(COMPARE, []) if i != index]
-    if len(chosen) == len(st.session_state.get(COMPARE, [])):
-        chosen = (chosen + [index])[-4:]  # a fifth choice replaces the oldest
-    st.session_state[COMPARE] = chosen
+def card_pressed(job: Job) -> None:
+    """A card's button was pressed in the browser (card_actions.js): do what it says; this rerun shows it."""
+    card_actions.apply(card_actions.last_action(), job, st.session_state)
 
 
 def clear_compare() -> None:
@@ -540,16 +506,17 @@ def draw_grouping_controls(job: Job) -> tuple[str, bool]:
 
 def draw_downloads(job: Job, shown: list, fields: dict, how: str) -> None:
     """CSV/JSON of every result (or of the filtered set when a pick filter is on), with marks and the group and
-    stack columns when those are on; zip of the shown; the main-image table when grouped."""
+    stack columns when those are on; zip of the shown; the main-image table when grouped. Each file is made when
+    its button is pressed, not on every draw of the page."""
     exported = job.results if st.session_state.mark_filter == "all" else shown
     columns = st.columns(4 if how != grouped.NONE else 3)
     if how != grouped.NONE:
         columns[3].download_button(tr("download_main_images"),
-                                   ("\ufeff" + takeout.main_image_table(exported, how)).encode("utf-8"),
+                                   lambda: ("\ufeff" + takeout.main_image_table(exported, how)).encode("utf-8"),
                                    "lychee-main-images.csv", "text/csv", key="dl_main", on_click="ignore")
     columns[0].download_button(
         tr("download_csv"),
-        ("\ufeff" + to_csv(exported, extra=job.export_fields(), marks=job.marks, fields=fields)).encode("utf-8"),
+        lambda: ("\ufeff" + to_csv(exported, extra=job.export_fields(), marks=job.marks, fields=fields)).encode(),
         "lychee-results.csv",
         "text/csv",
         key="dl_csv",
@@ -557,7 +524,7 @@ def draw_downloads(job: Job, shown: list, fields: dict, how: str) -> None:
     )
     columns[1].download_button(
         tr("download_json"),
-        to_json(exported, extra=job.export_fields(), marks=job.marks, fields=fields).encode("utf-8"),
+        lambda: to_json(exported, extra=job.export_fields(), marks=job.marks, fields=fields).encode("utf-8"),
         "lychee-results.json",
         "application/json",
         key="dl_json",
@@ -585,10 +552,8 @@ def draw_grid(job: Job, shown: list, stacks: list | None, decimals: int) -> list
     st.caption(tr_docs("showing", job.texts is not None, shown=count, total=len(job.scored)))
     width = st.session_state.columns
     ordered = grouped.sort_tiles(visible, st.session_state.sort)
-    for row in range(0, len(ordered), width):
-        for column, tile in zip(st.columns(width), ordered[row : row + width]):
-            with column:
-                draw_card(job, tile.result, decimals, icons_only=width > 3, folded=tile.folded)
+    results_grid.mount([(tile.result.index, card_html(job, tile.result, decimals, width > 3, tile.folded))
+                        for tile in ordered], width)
     if len(visible) < len(tiles) and st.button(tr("show_more"), key="more"):
         st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
         st.rerun()
@@ -718,6 +683,7 @@ if job is not None and not job.active and job.results:
         st.caption(tr_docs("skipped_note", texts_run, n=skipped))
     if not shown:
         st.info(tr_docs("nothing_passes", texts_run))
+    card_actions.mount(on_action=lambda: card_pressed(job))
     if how == grouped.NONE:
         grid = draw_grid(job, shown, stacks, decimals)
     else:

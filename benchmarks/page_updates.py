@@ -1,17 +1,19 @@
 """The app against the library on the same work: a run in a real browser vs ``Reranker.rank`` on the same files.
 
-    python benchmarks/page_updates.py --model demo --images 150,500 [--second-tab] [--stop] [--repeat 10]
-                                      [--profile DIR]
+    python benchmarks/page_updates.py --model demo --images 150,500 [--rounds 3] [--second-tab] [--stop]
+                                      [--repeat 10] [--profile DIR]
 
 For each ``--images`` count: ``Reranker.rank`` in this process on N distinct synthetic JPEGs (after a
 warm-up), then the same N images uploaded to ``streamlit run app.py`` in Debian's Chromium
 (Playwright, a fresh tab after a warm-up run), Run pressed, timed until the "完成" line appears
 (and until the grid's first page is drawn). Prints both times and their ratio, the websocket
-messages and bytes the run sent, and how often the progress line moved. ``--second-tab``: another
+messages and bytes the run sent, and how often the progress line moved. ``--rounds R``: R library
+and app runs per count taken in turns (new images each), the median reported with each round's
+ratio: on a shared 2-core machine one run's figure can be off by 20%. ``--second-tab``: another
 tab sits on a results page during each app run. ``--stop``: one more run of the largest count,
 Stop pressed a third of the way in, timed until the page says it stopped. ``--repeat R``: R more
 runs of the largest count (new images each time) with the server's RSS after each.
-``--profile DIR``: py-spy samples the server during each timed app run (DIR/app-N.txt, collapsed
+``--profile DIR``: py-spy samples the server during each timed app run (DIR/app-N-R.txt, collapsed
 stacks). Needs /usr/bin/chromium.
 """
 
@@ -57,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=256, help="side of the square synthetic images (default 256)")
     parser.add_argument("--second-tab", action="store_true", help="keep another tab open on a results page")
     parser.add_argument("--stop", action="store_true", help="also time Stop in a run of the largest count")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="library and app runs taken in turns per count; medians reported (default 1)")
     parser.add_argument("--repeat", type=int, default=0, help="more runs of the largest count, RSS after each")
     parser.add_argument("--profile", default=None, help="folder for py-spy profiles of the server's runs")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/page_updates.json)")
@@ -271,12 +275,14 @@ def measure(args: argparse.Namespace, url: str, pid: int) -> dict[str, Any]:
         app_run(app, fresh(WARMUP_IMAGES), Profiler(None, pid), "warmup")
         second = open_results_tab(app, fresh(WARMUP_IMAGES)) if args.second_tab else None
         for count in args.counts:
-            images = fresh(count)
-            library, library_cpu = library_seconds(reranker, images)
-            figures = app_run(app, images, profiler, f"app-{count}")
-            rows.append({"images": count, "library_s": library, "library_cpu_s": library_cpu,
-                         "ratio": figures["app_s"] / library, **figures,
-                         "load_average": load_average()})
+            rounds = []
+            for turn in range(args.rounds):  # in turns: a slow spell of the machine falls on both sides
+                images = fresh(count)
+                library, library_cpu = library_seconds(reranker, images)
+                figures = app_run(app, images, profiler, f"app-{count}-{turn + 1}")
+                rounds.append({"images": count, "library_s": library, "library_cpu_s": library_cpu,
+                               "ratio": figures["app_s"] / library, **figures, "load_average": load_average()})
+            rows.append(summarize(rounds))
         if args.stop:
             page = app.open()
             app.upload(page, images := fresh(max(args.counts)))
@@ -291,6 +297,15 @@ def measure(args: argparse.Namespace, url: str, pid: int) -> dict[str, Any]:
         if second is not None:
             second.context.close()
     return {"rows": rows, **extra}
+
+
+def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One count's rounds as one row: the round with the median ratio, the median library and app times, and
+    every round's ratio."""
+    middle = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
+    return {**middle, "library_s": median([r["library_s"] for r in rounds]),
+            "app_s": median([r["app_s"] for r in rounds]), "ratios": [r["ratio"] for r in rounds],
+            "rounds": rounds}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -312,14 +327,16 @@ def print_table(report: dict[str, Any], path: Any) -> None:
     tab = ", a second tab open on results" if report["second_tab"] else ""
     print(f"# app vs library: {report['model']}, {report['size']} px images, Chromium{tab}; "
           f"{describe_machine(report['machine'])}; full: {path}")
-    rows = [[r["images"], f"{r['library_s']:.2f} s", f"{r['app_s']:.2f} s", f"{r['ratio']:.2f}",
+    rows = [[r["images"], f"{r['library_s']:.2f} s", f"{r['app_s']:.2f} s",
+             f"{r['ratio']:.2f}" + (f" ({', '.join(f'{x:.2f}' for x in r['ratios'])})" if len(r["ratios"]) > 1 else ""),
              f"{r['grid_s']:.2f} s", f"{r['messages']}",
              f"{r['bytes'] / 1024:.0f} + {r['media_bytes'] / 1024:.0f} KiB",
              f"{r['progress_per_s']:.1f}/s (max gap {r['progress_gap_max_s']:.2f} s)",
              f"{r['library_cpu_s']:.1f} / {r['server_cpu_s']:.1f} / {r['chromium_cpu_s']:.1f}"]
             for r in report["rows"]]
-    print(format_table(["images", "library rank()", "app Run → 完成", "ratio", "app Run → grid", "messages",
-                        "bytes: websocket + HTTP", "progress line moves", "CPU s: library / server / Chromium"], rows))
+    print(format_table(["images", "library rank()", "app Run → 完成", "ratio (each round)", "app Run → grid",
+                        "messages", "bytes: websocket + HTTP", "progress line moves",
+                        "CPU s: library / server / Chromium"], rows))
     if "stop_s" in report:
         print("Stop pressed → the server has stopped the run (after its current image): "
               f"{report['stop_acknowledged_s']:.2f} s; → the stopped line and the results drawn: "

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import importlib.util
 import io
+import json
 import random
 import re
 import time
@@ -204,6 +205,31 @@ def live_view(job: Any) -> dict:
     token = live_feed.token_of(job)
     assert token is not None, "the page did not mount the live view of this run"
     return live_feed.snapshot(token)
+
+
+def html_bodies(at: Any) -> list[str]:
+    """Every piece of HTML the page draws, in page order: each ``st.html`` body, and each card of the results grid
+    (one component, lychee_rerank/app/results_grid.py, whose data carries the cards' HTML)."""
+    bodies = []
+    for element in at.main:
+        if element.type == "html":
+            bodies.append(element.proto.body)
+        elif getattr(element.proto, "component_name", None) == "lychee_grid":
+            bodies += [card["html"] for card in json.loads(element.proto.json)["cards"]]
+    return bodies
+
+
+def press_card(at: Any, act: str, index: int) -> None:
+    """Press a card's button (view, pick, reject, cmp) in AppTest: the page must have drawn it; what the browser's
+    listener (card_actions.js, driven in the Chromium tests) reports is handed to the page's handler, then a rerun."""
+    from lychee_rerank.app import card_actions  # lazy: streamlit is the app extra
+
+    drawn = "".join(html_bodies(at))
+    assert f'data-act="{act}" data-i="{index}"' in drawn, f"no {act} button on the card of input {index}"
+    job = at.session_state["lr_job"]
+    assert card_actions.apply({"act": act, "i": index}, job, at.session_state)
+    at.run()
+    assert not at.exception, at.exception
 
 
 def unmd(text: str) -> str:

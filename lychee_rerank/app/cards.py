@@ -29,7 +29,14 @@ CARD_CSS = """
            font: inherit; cursor: pointer; margin-bottom: 0.5rem; }
 .lr-stop:disabled { color: #aaa; cursor: default; }
 .lr-output { margin: 0.25rem 0 0.75rem; font-size: 0.85rem; }
-.lr-output summary { cursor: pointer; color: #555; }
+.lr-output summary, .lr-gen summary { cursor: pointer; color: #555; }
+.lr-gen { margin: 0.25rem 0; font-size: 0.85rem; }
+.lr-gen-text { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0.3rem 0; padding: 0.5rem;
+               background: #f6f6f6; border-radius: 4px; }
+.lr-copy { padding: 0.1rem 0.6rem; border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.4rem; background: #fff;
+           font: inherit; cursor: pointer; }
+.lr-copy[data-copied]::after { content: " ✓"; color: #2E7D32; }
+.lr-grid { display: grid; gap: 1rem; align-items: start; }
 .lr-live-header { color: #6b6b6b; font-size: 0.85rem; margin: 0.5rem 0; }
 .lr-live .lr-name { font-size: 0.75rem; }
 .lr-thumb { display: flex; align-items: center; justify-content: center; height: 220px;
@@ -50,9 +57,15 @@ CARD_CSS = """
 .lr-card.lr-picked .lr-thumb { outline: 3px solid #2E7D32; outline-offset: -3px; }
 .lr-card.lr-rejected { opacity: 0.4; filter: grayscale(0.7); }
 .lr-card.lr-rejected .lr-thumb { outline: 3px solid #C62828; outline-offset: -3px; }
-[class*="st-key-pick_"] button[kind="primary"] { background-color: #2E7D32; border-color: #2E7D32; color: #fff; }
-[class*="st-key-reject_"] button[kind="primary"] { background-color: #C62828; border-color: #C62828; color: #fff; }
-[class*="st-key-cmp_"] button[kind="primary"] { background-color: #1E88E5; border-color: #1E88E5; color: #fff; }
+.lr-acts { display: flex; flex-wrap: wrap; gap: 0.5rem; margin: 0.5rem 0 0.25rem; }
+.lr-act { padding: 0.25rem 0.7rem; min-height: 2.25rem; border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem;
+          background: #fff; color: inherit; font: inherit; font-size: 0.9rem; line-height: 1.4; white-space: nowrap;
+          cursor: pointer; }
+.lr-act:hover { border-color: #4CAF50; color: #2E7D32; }
+.lr-act:focus-visible { outline: 2px solid #4CAF50; outline-offset: 1px; }
+.lr-act-pick.lr-on { background-color: #2E7D32; border-color: #2E7D32; color: #fff; }
+.lr-act-reject.lr-on { background-color: #C62828; border-color: #C62828; color: #fff; }
+.lr-act-cmp.lr-on { background-color: #1E88E5; border-color: #1E88E5; color: #fff; }
 .lr-compare { display: grid; gap: 0.75rem; align-items: start; }
 .lr-compare figure { margin: 0; }
 .lr-compare .lr-cmp-box { display: flex; align-items: center; justify-content: center; height: 62vh;
@@ -181,6 +194,15 @@ def output_html(label: str, method: str, probabilities: str, body: str) -> str:
     lines = "".join(f'<div class="lr-note">{esc(line)}</div>' for line in (method, probabilities) if line)
     return (f'<details class="lr-output"><summary>{esc(label)}</summary>{lines}'
             f'<pre style="white-space:pre-wrap;margin:0">{body}</pre></details>')
+
+
+def generation_html(summary: str, lines: list[tuple[str, str]], text: str, copy_label: str) -> str:
+    """What an image's file says about how it was made, closed: labelled lines, then the A1111 text with a copy
+    button (card_actions.js copies the ``<pre>``)."""
+    rows = "".join(f'<div class="lr-note"><b>{esc(label)}</b>: {esc(value)}</div>' for label, value in lines)
+    return (f'<details class="lr-gen"><summary>{esc(summary)}</summary>{rows}'
+            f'<pre class="lr-gen-text">{html.escape(text)}</pre>'
+            f'<button type="button" class="lr-copy">{esc(copy_label)}</button></details>')
 
 
 def compare_html(cells: list[tuple[RankResult, str, str | None]]) -> str:

@@ -119,6 +119,7 @@ TEXT: dict[str, dict[str, str]] = {
     "warning_badge": {"zh": "⚠ 预处理警告", "en": "⚠ Preprocessing warning"},
     "model_output": {"zh": "模型输出", "en": "Model output"},
     "generation_info": {"zh": "生成信息", "en": "Generation info"},
+    "copy_generation": {"zh": "复制", "en": "Copy"},
     "gen_prompt": {"zh": "提示词", "en": "Prompt"},
     "gen_negative": {"zh": "反向提示词", "en": "Negative prompt"},
     "gen_seed": {"zh": "种子", "en": "Seed"},

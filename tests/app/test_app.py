@@ -27,10 +27,12 @@ from helpers import (
     RANK_LINE,
     XSS_NAME,
     ForwardCounter,
+    html_bodies,
     live_view,
     make_image_folder,
     open_app,
     png_bytes,
+    press_card,
     slow_down,
     unmd,
     wait_until,
@@ -61,8 +63,7 @@ def run_to_end(at: AppTest, query: str, folder: Path) -> jobs.Job:
 def cards(at: AppTest) -> list[tuple[int, float]]:
     """(rank, score) of every grid card, in page order."""
     found = []
-    for element in at.get("html"):
-        body = element.proto.body
+    for body in html_bodies(at):
         if 'class="lr-card' in body:
             rank, score = RANK_LINE.search(body).groups()
             found.append((int(rank), float(score)))
@@ -112,10 +113,10 @@ def test_run_shows_progress_and_a_grid_in_score_order(app_env, folder):
     assert scores == sorted(scores, reverse=True)
     assert scores == [round(r.score, page.score_decimals(job.results)) for r in job.results]
     assert job.results[-1].name == "broken.jpg"  # unreadable: last, flagged
-    bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
+    bodies = [body for body in html_bodies(at) if 'class="lr-card' in body]
     assert "lr-top" in bodies[0] and all("lr-top" not in b for b in bodies[1:])
     assert "⚠ 预处理警告" in bodies[-1] and all("预处理警告" not in b for b in bodies[:-1])
-    outputs = [e.proto.body for e in at.get("html") if 'class="lr-output"' in e.proto.body]
+    outputs = [body for body in html_bodies(at) if 'class="lr-output"' in body]
     assert len(outputs) == 4 and all("<summary>模型输出</summary>" in body for body in outputs)
     assert all("<details" in body and "<details open" not in body for body in outputs)  # closed until opened
 
@@ -136,8 +137,8 @@ def test_threshold_top_k_and_language_never_rescore(app_env, folder):
         at.radio(key="lang").set_value("en").run()
         assert at.button(key="run").label == "Start reranking"
         assert at.get("progress")[0].proto.text == "4 of 4 processed"
-        assert all("<summary>Model output</summary>" in e.proto.body for e in at.get("html")
-                   if 'class="lr-output"' in e.proto.body)
+        outputs = [body for body in html_bodies(at) if 'class="lr-output"' in body]
+        assert outputs and all("<summary>Model output</summary>" in body for body in outputs)
         assert at.text_area(key="query").value == "a blue sky"  # widgets keep their values across languages
     assert counter.calls == 0, "filters and the language never rescore"
     assert at.session_state["lr_job"] is job
@@ -211,7 +212,7 @@ def test_the_texts_tab_ranks_pasted_lines_in_text_cards(app_env):
     at.run()
     assert not at.exception, at.exception
     assert sorted(r.text for r in job.results) == sorted(["red silk dress", "blue denim jacket", "红色连衣裙"])
-    bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
+    bodies = [body for body in html_bodies(at) if 'class="lr-card' in body]
     assert len(bodies) == 3 and all('class="lr-text"' in b and "<img" not in b for b in bodies)
     assert [rank for rank, _ in cards(at)] == [1, 2, 3]
     # Issue 21 bug 9: texts are counted as texts, and there is no zip of originals they do not have.
@@ -456,8 +457,8 @@ def test_the_chinese_page_shows_intake_warnings_in_chinese(warning):
 
 
 def card_names(at: AppTest) -> list[str]:
-    return [re.search(r'class="lr-name" title="([^"]*)"', e.proto.body).group(1)
-            for e in at.get("html") if 'class="lr-card' in e.proto.body]
+    return [re.search(r'class="lr-name" title="([^"]*)"', body).group(1)
+            for body in html_bodies(at) if 'class="lr-card' in body]
 
 
 def test_the_demo_is_labelled_and_its_button_loads_the_examples(monkeypatch):
@@ -575,17 +576,17 @@ def test_compare_is_one_click_from_the_grid_and_lines_the_images_up(app_env, fol
     job = run_to_end(at, "a red circle", folder)
     first, second, third = job.results[:3]
     assert compare_cells(at) == [] and at.button(key="compare_picks").disabled
-    at.button(key=f"cmp_{second.index}").click().run()
-    at.button(key=f"cmp_{first.index}").click().run()
+    press_card(at, "cmp", second.index)
+    press_card(at, "cmp", first.index)
     assert not at.exception
     assert compare_cells(at) == [second.name, first.name]  # in the order chosen
     body = next(e.proto.body for e in at.get("html") if 'class="lr-compare"' in e.proto.body)
     assert "repeat(2, minmax(0, 1fr))" in body and body.count('class="lr-cmp-box"') == 2  # one box size for all
-    at.button(key=f"cmp_{second.index}").click().run()  # pressed again: out of the comparison
+    press_card(at, "cmp", second.index)  # pressed again: out of the comparison
     assert compare_cells(at) == [first.name]
 
     for result in (third, first):
-        at.button(key=f"pick_{result.index}").click().run()
+        press_card(at, "pick", result.index)
     at.button(key="compare_picks").click().run()
     assert compare_cells(at) == [first.name, third.name]  # the picks, best ranked first
     at.button(key="compare_clear").click().run()
@@ -693,7 +694,7 @@ def test_a_folder_says_what_it_skipped_and_cards_show_notes(app_env, tmp_path):
     assert f"读取提示：{folder}：跳过了 1 个非图片文件" in captions(at)
     transparent = next(r for r in job.results if r.name == "transparent.png")
     assert transparent.notes == ("transparent areas composited on white",)
-    body = next(e.proto.body for e in at.get("html") if "transparent.png" in e.proto.body and "lr-card" in e.proto.body)
+    body = next(body for body in html_bodies(at) if "transparent.png" in body and "lr-card" in body)
     assert '<div class="lr-note">透明区域已合成到白色背景上</div>' in body and "lr-warn" not in body
 
 
@@ -712,12 +713,12 @@ def test_the_chinese_page_speaks_chinese_on_cards_and_uploaders(app_env, folder)
     """Issue 21 bug 10: "Rank N | Score:" and the uploader's "Upload / 1GB per file" stayed English."""
     at = open_app()
     run_to_end(at, "a red circle", folder)
-    bodies = [e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body]
+    bodies = [body for body in html_bodies(at) if 'class="lr-card' in body]
     assert "第 1 名 | 分数：" in bodies[0] and "Rank" not in bodies[0]
     style = next(e.proto.body for e in at.get("html") if "stFileUploaderDropzoneInstructions" in e.proto.body)
     assert 'content: "上传"' in style and 'content: "每个文件不超过 512 MB"' in style
     at.radio(key="lang").set_value("en").run()
-    assert "Rank 1 | Score:" in next(e.proto.body for e in at.get("html") if 'class="lr-card' in e.proto.body)
+    assert "Rank 1 | Score:" in next(body for body in html_bodies(at) if 'class="lr-card' in body)
 
 
 def test_a_new_run_shows_the_previous_results_until_it_has_its_own(app_env, folder):
@@ -754,7 +755,7 @@ def test_the_full_size_view_opens_on_the_card_pressed(app_env, folder, kind):
     else:
         job = run_to_end(at, "a red circle", folder)
     second = job.results[1]
-    at.button(key=f"view_{second.index}").click().run()
+    press_card(at, "view", second.index)
     assert not at.exception, at.exception
     session = at.session_state["lr_view"]
     assert session.index == second.index and not session.closed

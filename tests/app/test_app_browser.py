@@ -6,6 +6,8 @@ docs/screenshot.png (the demo model and examples when present, else the tiny mod
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import socket
@@ -100,7 +102,9 @@ def browser_page(width: int = 1400, height: int = 1000):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
+            # the clipboard: generation info's Copy button is checked by reading back what it wrote
+            page = browser.new_page(viewport={"width": width, "height": height},
+                                    permissions=["clipboard-read", "clipboard-write"])
             page.set_default_timeout(WAIT_MS)
             yield page
         finally:
@@ -378,12 +382,10 @@ def test_ctrl_enter_in_the_query_box_starts_the_run(tiny_reranker_dir: Path):
         sync_api.expect(page.locator(".lr-card")).to_have_count(2)
 
 
-def card_buttons(page, kind: str, selector: str = "button"):
-    """The visible buttons of one kind on the cards (view, pick, reject, cmp), in page order.
-
-    Streamlit draws a button with a tooltip twice (one copy hidden), hence the visibility filter.
-    """
-    return page.locator(f'[class*="st-key-{kind}_"] {selector}').filter(visible=True)
+def card_buttons(page, kind: str, on: bool = False):
+    """The buttons of one kind on the cards (view, pick, reject, cmp), in page order; ``on``: only those
+    switched on (a picked card's pick, a compared card's ⇄)."""
+    return page.locator(f'button.lr-act[data-act="{kind}"]{".lr-on" if on else ""}')
 
 
 def open_full_view(page, rank: int = 1):
@@ -428,13 +430,17 @@ def test_full_size_view_steps_with_arrows_and_two_picks_make_the_zip(tiny_rerank
         with zipfile.ZipFile(download.value.path()) as archive:
             # the zip names its files by rank: 01_name, 02_name
             assert sorted(name.split("_", 1)[1] for name in archive.namelist()) == sorted(names[:2])
+        with page.expect_download() as download:  # the CSV is made when pressed: the picks, marked so
+            page.get_by_role("button", name="下载 CSV").click()
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
+        assert sorted(row["name"] for row in rows) == sorted(names[:2]) and {row["mark"] for row in rows} == {"pick"}
 
         # Item 6: a reload brings the results, the filter and the marks back (the session id is in the URL).
         assert "?s=" in page.url
         page.reload()
         sync_api.expect(page.locator(".lr-card")).to_have_count(2)
         sync_api.expect(combobox(page, "筛选")).to_have_value("只看选中")
-        sync_api.expect(card_buttons(page, "pick", 'button[kind="primary"]')).to_have_count(2)
+        sync_api.expect(card_buttons(page, "pick", on=True)).to_have_count(2)
 
 
 def distinct_pngs(count: int, size: tuple[int, int] = (96, 72)) -> list[dict]:
@@ -492,8 +498,11 @@ def test_cards_keep_readable_buttons_and_marks_show_at_a_glance(tiny_reranker_di
     """Issue 21 bugs 5 and 6: truncated buttons at 4+ columns; picks and rejects looked alike."""
     with streamlit_server(str(tiny_reranker_dir)) as url, browser_page(1400, 1000) as page:
         rank_images(page, url, "a red circle", distinct_pngs(6))
+        output = page.locator(".lr-cell").nth(2).locator("details.lr-output")
+        output.locator("summary").click()
         card_buttons(page, "pick").nth(0).click()
         sync_api.expect(page.locator(".lr-card.lr-picked")).to_have_count(1)
+        sync_api.expect(output).to_have_attribute("open", "")  # redrawing the picked card left the others alone
         card_buttons(page, "reject").nth(1).click()
         sync_api.expect(page.locator(".lr-card.lr-rejected")).to_have_count(1)
         slider = page.get_by_role("slider", name="每行列数")
@@ -506,15 +515,14 @@ def test_cards_keep_readable_buttons_and_marks_show_at_a_glance(tiny_reranker_di
             page.wait_for_function("n => { const tops = [...document.querySelectorAll('.lr-card')].map("
                                    "c => Math.round(c.getBoundingClientRect().top)); "
                                    "return tops.filter(t => t === tops[0]).length === n; }", arg=columns)
-            every = ", ".join(f'[class*="st-key-{kind}_"] button' for kind in ("view", "pick", "reject", "cmp"))
-            buttons = page.locator(every).filter(visible=True)
+            buttons = page.locator("button.lr-act").filter(visible=True)
             sync_api.expect(buttons).to_have_count(24)
             clipped = buttons.evaluate_all(
                 "els => els.filter(b => [b, ...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))"
                 ".map(b => b.innerText)")
             assert clipped == [], (columns, clipped)
-        green = card_buttons(page, "pick", 'button[kind="primary"]')
-        red = card_buttons(page, "reject", 'button[kind="primary"]')
+        green = card_buttons(page, "pick", on=True)
+        red = card_buttons(page, "reject", on=True)
         background = "el => getComputedStyle(el).backgroundColor"
         assert green.evaluate(background) == "rgb(46, 125, 50)" and red.evaluate(background) == "rgb(198, 40, 40)"
         assert float(page.locator(".lr-card.lr-rejected").evaluate("el => getComputedStyle(el).opacity")) < 0.6

@@ -21,7 +21,7 @@ from lychee_rerank.app import grouped, jobs, takeout
 from lychee_rerank.export import to_json
 from lychee_rerank.settings import DEMO_MODEL_DIR
 
-from helpers import make_product_folders, open_app
+from helpers import html_bodies, make_product_folders, open_app
 
 TIMEOUT = 120
 needs_demo = pytest.mark.skipif(not (DEMO_MODEL_DIR / "config.json").exists(), reason="demo model not built")
@@ -48,7 +48,7 @@ def rank_folder(at: AppTest, folder: Path, query: str = "", own_prompts: bool = 
 
 
 def card_bodies(at: AppTest, kind: str = "lr-card") -> list[str]:
-    return [e.proto.body for e in at.get("html") if f'class="{kind}' in e.proto.body]
+    return [body for body in html_bodies(at) if f'class="{kind}' in body]
 
 
 def name_of(body: str) -> str:

@@ -69,7 +69,7 @@ def test_grouped_by_subfolder_each_products_best_large_and_the_others_behind_it(
         first.get_by_text("本组其余 3 张").click()
         sync_api.expect(first.locator(".lr-card").filter(visible=True)).to_have_count(4)
         # A pick made in the grouped view marks the card (the workspace's marks work here too).
-        first.locator('[class*="st-key-pick_"] button').filter(visible=True).first.click()
+        first.locator('button.lr-act[data-act="pick"]').filter(visible=True).first.click()
         sync_api.expect(first.locator(".lr-large .lr-card")).to_have_attribute("data-mark", "pick")
         page.mouse.move(0, 0)
         next_frames(page)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import sd_writers as sd
 from lychee_rerank.app import jobs
 from lychee_rerank.export import to_json
 
-from helpers import open_app, png_bytes
+from helpers import html_bodies, open_app, png_bytes
 
 TIMEOUT = 60
 
@@ -57,10 +59,13 @@ def test_each_image_is_scored_against_its_own_prompt_and_its_card_shows_it(app_e
     by_name = {r.name: r for r in job.results}
     assert (by_name["a.png"].query, by_name["b.png"].query) == ("a red circle", "a green star")
     assert by_name["plain.png"].parse_method == "no_prompt" and job.results[-1].name == "plain.png"
-    assert [e.label for e in at.expander].count("生成信息") == 2
-    copyable = [c.value for c in at.code]
-    assert "a red circle\nNegative prompt: blurry\nSteps: 20" in copyable[[r.name for r in job.results].index("a.png")]
-    assert any("**种子**: 22" in c.value for c in at.caption)
+    cards = [body for body in html_bodies(at) if 'class="lr-card' in body]
+    assert sum("<summary>生成信息</summary>" in body for body in cards) == 2
+    card = cards[[r.name for r in job.results].index("a.png")]
+    copyable = re.search(r'<pre class="lr-gen-text">([^<]*)</pre>', card).group(1)
+    assert "a red circle\nNegative prompt: blurry\nSteps: 20" in html.unescape(copyable)
+    assert '<button type="button" class="lr-copy">复制</button>' in card
+    assert any("<b>种子</b>: 22" in body for body in cards)
     records = json.loads(to_json(job.results, extra=job.export_fields()))
     assert {r["query_source"] for r in records} == {"own"}
     assert {r["name"]: r["query"] for r in records} == {"a.png": "a red circle", "b.png": "a green star",

@@ -52,6 +52,12 @@ def test_own_prompt_run_and_generation_info_in_chromium(tmp_path: Path):
         sync_api.expect(info).to_have_count(3)
         info.first.click()
         sync_api.expect(page.get_by_text("Negative prompt: blurry").first).to_be_visible()
+        copy = page.locator("details.lr-gen[open] button.lr-copy")
+        copy.click()
+        sync_api.expect(copy).to_have_attribute("data-copied", "1")
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert copied == page.locator("details.lr-gen[open] .lr-gen-text").text_content()
+        assert "Negative prompt: blurry" in copied
         for seed in ("1111", "2222", "3333"):
             assert page.get_by_text(seed, exact=False).count() >= 1
 
