@@ -410,7 +410,7 @@ def picks_in_rank_order(job: Job) -> list[int]:
 
 
 def compare_picks(job: Job) -> None:
-    st.session_state[COMPARE] = picks_in_rank_order(job)[:4]
+    st.session_state[COMPARE] = picks_in_rank_order(job)[: card_actions.COMPARED_MAX]
 
 
 def view_details(result) -> dict:
@@ -459,7 +459,7 @@ def draw_compare(job: Job, decimals: int) -> None:
                   disabled=len(picks) < 2, width="stretch")
     right.button(tr("compare_clear"), key="compare_clear", on_click=clear_compare, disabled=not chosen,
                  width="stretch")
-    if len(picks) > 4 and chosen == picks[:4]:
+    if len(picks) > card_actions.COMPARED_MAX and chosen == picks[: card_actions.COMPARED_MAX]:
         st.caption(tr("compare_picks_capped", n=len(picks)))
     if not chosen:
         return

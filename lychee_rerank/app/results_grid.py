@@ -27,4 +27,3 @@ def _component() -> Callable[..., Any]:
 def mount(cards: Sequence[tuple[int, str]], columns: int) -> None:
     """Draw ``cards`` ((input index, card HTML), in order) in ``columns`` columns."""
     _component()(key=KEY, data={"columns": columns, "cards": [{"key": str(i), "html": body} for i, body in cards]})
-
