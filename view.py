@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -45,6 +47,7 @@ logger = logging.getLogger("lychee_rerank.app")
 # On a network (not localhost) visitors share this server: the operator chooses the models and no
 # local folder is read, so no visitor can probe the server's paths or unload the model for everyone.
 SHARED = not page.is_localhost(st.get_option("server.address"))
+folder_allowed = not SHARED
 st.set_page_config(page_title="Lychee rerank", page_icon="🍒", layout="wide")
 
 
@@ -187,6 +190,7 @@ def reopen(job: Job) -> None:
     st.session_state[JOB] = job
     st.session_state[VIEW] = None
     st.session_state[COMPARE] = []
+    st.rerun()  # the button sits in the recent runs' fragment: the whole page shows the reopened run
 
 
 def recent_count(run: Job) -> str:
@@ -197,7 +201,18 @@ def recent_count(run: Job) -> str:
     return tr_docs("recent_count", texts, n=len(run.results))
 
 
-with st.sidebar:
+# The Run button, the progress and the results are one fragment, the recent runs another: a click on Run reruns the
+# first, a run's end both, not the whole page (issue 27).
+RESULTS_PART, RECENT_PART = "lr_results_part", "lr_recent_part"
+
+
+def rerun_parts() -> None:
+    """A callback's rerun of the results and the recent runs (the rest of the page is unchanged)."""
+    st.rerun([RESULTS_PART, RECENT_PART])
+
+
+@st.fragment(key=RECENT_PART)
+def recent_runs() -> None:
     mine_only = st.session_state[SESSION] if SHARED else None
     current = st.session_state.get(JOB)
     recent = [(when, run) for when, run in session_store().recent(mine_only)
@@ -209,105 +224,138 @@ with st.sidebar:
                    query=md(page.short_query(run.query)) or tr("recent_reference"), count=recent_count(run))
         st.button(label, key=f"recent_{id(run)}", on_click=reopen, args=(run,), width="stretch")
 
+
+with st.sidebar:
+    recent_runs()
+
+
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
 def carries_prompts(folder: str, upload_key: tuple, _uploads: list) -> bool:
     """Whether the chosen images carry generation prompts (cached: read again only when they change)."""
     return page.any_prompt(_uploads, folder or None)
 
 
-# --- start a run: the Run button's click is known before the page is drawn ---------------------
-job: Job | None = st.session_state.get(JOB)
-folder_allowed = not SHARED
-query_text = st.session_state.get("query", "")
-reference = st.session_state.get("reference")
-uploaded = st.session_state.get("uploads") or []
-folder = page.clean_folder(st.session_state.get("folder")) if folder_allowed else ""
-folder_issue = page.folder_problem(folder) if folder else None
-ranking_texts = st.session_state.get("doc_kind") == "texts"
-texts = page.texts_from_lines(st.session_state.get("texts")) if ranking_texts else None
-# After a reload the uploader is empty, but the last run's uploads are still in memory: offer them again.
-reusable = job.uploaded if job is not None and not job.active and not uploaded and not ranking_texts else []
-reused = reusable if reusable and st.session_state.get("reuse_uploads", True) else []
+# --- what the page was given: read again by each rerun of the run-and-results part below -------------
+@dataclass(frozen=True)
+class Given:
+    """The query, the documents and the choices around them, as the page holds them now."""
 
-# "Each image's own prompt" is offered when the images carry prompts (generated art).
-prompts_offered = not ranking_texts and (uploaded or folder) and folder_issue is None and carries_prompts(
-    folder, tuple((f.name, f.size) for f in uploaded), [(f.name, f.getvalue()) for f in uploaded])
-query_source = st.session_state.get("query_source", page.TYPED) if prompts_offered else page.TYPED
+    query: str
+    reference: Any
+    uploaded: list
+    folder: str
+    folder_issue: tuple | None
+    ranking_texts: bool
+    texts: list | None
+    reusable: list  # the last run's uploads, offered again after a reload
+    reused: list
+    prompts_offered: bool
+    query_source: str
 
-if page.query_is_empty(query_text) and reference is None and page.query_needed(query_source):
-    reason = tr("reason_no_query")
-elif ranking_texts and not texts:
-    reason = tr("reason_no_texts")
-elif not ranking_texts and not uploaded and not reused and not folder:
-    reason = tr("reason_no_images")
-elif not ranking_texts and folder_issue is not None:
-    reason = tr(folder_issue[0], path=md(folder_issue[1]))
-elif handle is None:
-    reason = tr("reason_no_model")
-else:
-    reason = None
 
-if st.session_state.get("run") and reason is None and not (job and job.active):
+def read_given(job: Job | None) -> Given:
+    uploaded = st.session_state.get("uploads") or []
+    folder = page.clean_folder(st.session_state.get("folder")) if folder_allowed else ""
+    folder_issue = page.folder_problem(folder) if folder else None
+    ranking_texts = st.session_state.get("doc_kind") == "texts"
+    # After a reload the uploader is empty, but the last run's uploads are still in memory: offer them again.
+    reusable = job.uploaded if job is not None and not job.active and not uploaded and not ranking_texts else []
+    # "Each image's own prompt" is offered when the images carry prompts (generated art).
+    prompts_offered = bool(not ranking_texts and (uploaded or folder) and folder_issue is None and carries_prompts(
+        folder, tuple((f.name, f.size) for f in uploaded), [(f.name, f.getvalue()) for f in uploaded]))
+    return Given(
+        query=st.session_state.get("query", ""), reference=st.session_state.get("reference"), uploaded=uploaded,
+        folder=folder, folder_issue=folder_issue, ranking_texts=ranking_texts,
+        texts=page.texts_from_lines(st.session_state.get("texts")) if ranking_texts else None, reusable=reusable,
+        reused=reusable if reusable and st.session_state.get("reuse_uploads", True) else [],
+        prompts_offered=prompts_offered,
+        query_source=st.session_state.get("query_source", page.TYPED) if prompts_offered else page.TYPED)
+
+
+def block_reason(given: Given) -> str | None:
+    """Why Run cannot start now (its tooltip, and a warning when pressed), or None."""
+    if page.query_is_empty(given.query) and given.reference is None and page.query_needed(given.query_source):
+        return tr("reason_no_query")
+    if given.ranking_texts and not given.texts:
+        return tr("reason_no_texts")
+    if not given.ranking_texts and not given.uploaded and not given.reused and not given.folder:
+        return tr("reason_no_images")
+    if not given.ranking_texts and given.folder_issue is not None:
+        return tr(given.folder_issue[0], path=md(given.folder_issue[1]))
+    return tr("reason_no_model") if handle is None else None
+
+
+def start_run(given: Given, job: Job | None) -> Job:
     st.session_state[PREVIOUS] = job if job is not None and job.results else st.session_state.get(PREVIOUS)
+    images = not given.ranking_texts
+    reference = given.reference
     job = Job(
         handle=handle,
         engine=engine(),
         settings=settings,
-        query=query_text,
+        query=given.query,
         instruction=page.chosen_instruction(st.session_state.get("preset"), st.session_state.get("instruction")),
-        uploads=[] if ranking_texts else [(f.name, f.getvalue()) for f in uploaded],
-        folder=None if ranking_texts else folder or None,
+        uploads=[(f.name, f.getvalue()) for f in given.uploaded] if images else [],
+        folder=given.folder or None if images else None,
         query_image=(reference.name, reference.getvalue()) if reference is not None else None,
-        texts=texts,
-        reused=list(reused),
-        query_source=query_source,
+        texts=given.texts,
+        reused=list(given.reused),
+        query_source=given.query_source,
     ).start()
     st.session_state[JOB] = job
     st.session_state.shown = page.CARDS_PER_PAGE
     st.session_state[VIEW], st.session_state[COMPARE] = None, []
-    reusable = []
-if job is not None and job.active:
-    reason = tr("reason_running")  # the Run button's tooltip; the progress below says the rest
+    return job
+
 
 # --- query and images -------------------------------------------------------------------------
-left, right = st.columns([3, 2])
-with left:
-    if prompts_offered:
-        st.radio(tr("query_source_label"), page.QUERY_SOURCES, format_func=lambda k: tr(f"query_source_{k}"),
-                 key="query_source", horizontal=True, help=tr("query_source_help"))
-    st.text_area(tr("query_label"), placeholder=tr("query_placeholder"), key="query", height=100)
-    st.file_uploader(tr("reference_label"), type=list(IMAGE_TYPES), key="reference", help=tr("reference_help"))
-    st.selectbox(
-        tr("preset_label"), page.INSTRUCTION_PRESET_NAMES, format_func=lambda p: tr(f"preset_{p}"), key="preset"
-    )
-    st.text_input(tr("instruction_label"), placeholder=tr("instruction_placeholder"), key="instruction",
-                  help=tr("instruction_help"))
-with right:
-    st.radio(tr("doc_kind_label"), ("images", "texts"), format_func=lambda k: tr(f"doc_kind_{k}"), key="doc_kind",
-             horizontal=True)
-    if ranking_texts:
-        st.text_area(tr("texts_label"), placeholder=tr("texts_placeholder"), key="texts", height=180)
-    else:
-        st.file_uploader(tr("uploads_label"), type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
-        if uploaded:
-            st.caption(tr("n_uploaded", n=len(uploaded)))
-        elif reusable:
-            st.checkbox(tr("reuse_uploads", n=len(reusable)), value=True, key="reuse_uploads")
-        if folder_allowed:
-            st.text_input(tr("folder_label"), placeholder=tr("folder_placeholder"), key="folder")
-            if folder_issue is not None:  # said as soon as it is typed, not only after Run
-                st.error(tr(folder_issue[0], path=md(folder_issue[1])))
+def draw_given(given: Given) -> None:
+    left, right = st.columns([3, 2])
+    with left:
+        if given.prompts_offered:
+            st.radio(tr("query_source_label"), page.QUERY_SOURCES, format_func=lambda k: tr(f"query_source_{k}"),
+                     key="query_source", horizontal=True, help=tr("query_source_help"))
+        st.text_area(tr("query_label"), placeholder=tr("query_placeholder"), key="query", height=100)
+        st.file_uploader(tr("reference_label"), type=list(IMAGE_TYPES), key="reference", help=tr("reference_help"))
+        st.selectbox(tr("preset_label"), page.INSTRUCTION_PRESET_NAMES, format_func=lambda p: tr(f"preset_{p}"),
+                     key="preset")
+        st.text_input(tr("instruction_label"), placeholder=tr("instruction_placeholder"), key="instruction",
+                      help=tr("instruction_help"))
+    with right:
+        st.radio(tr("doc_kind_label"), ("images", "texts"), format_func=lambda k: tr(f"doc_kind_{k}"),
+                 key="doc_kind", horizontal=True)
+        if given.ranking_texts:
+            st.text_area(tr("texts_label"), placeholder=tr("texts_placeholder"), key="texts", height=180)
         else:
-            st.caption(tr("folder_hidden", address=st.get_option("server.address") or "0.0.0.0"))
+            draw_image_sources(given)
 
-# Enabled unless a run is going or no model is loaded: a button disabled until the query box loses
-# focus would swallow the first click after typing (the click only commits the text).
-blocked = (job is not None and job.active) or handle is None
-st.button(tr("run"), key="run", type="primary", disabled=blocked, help=reason, shortcut="Ctrl+Enter")
-if reason is not None and st.session_state.get("run") and not blocked:
-    st.warning(reason)
-elif reason is not None and not (job is not None and job.active):
-    st.caption(reason)
+
+def draw_image_sources(given: Given) -> None:
+    st.file_uploader(tr("uploads_label"), type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads")
+    if given.uploaded:
+        st.caption(tr("n_uploaded", n=len(given.uploaded)))
+    elif given.reusable:
+        st.checkbox(tr("reuse_uploads", n=len(given.reusable)), value=True, key="reuse_uploads")
+    if folder_allowed:
+        st.text_input(tr("folder_label"), placeholder=tr("folder_placeholder"), key="folder")
+        if given.folder_issue is not None:  # said as soon as it is typed, not only after Run
+            st.error(tr(given.folder_issue[0], path=md(given.folder_issue[1])))
+    else:
+        st.caption(tr("folder_hidden", address=st.get_option("server.address") or "0.0.0.0"))
+
+
+def draw_run_button(job: Job | None, reason: str | None) -> None:
+    """Enabled unless a run is going or no model is loaded: a button disabled until the query box loses focus would
+    swallow the first click after typing (the click only commits the text)."""
+    running = job is not None and job.active
+    if running:
+        reason = tr("reason_running")  # the Run button's tooltip; the progress below says the rest
+    blocked = running or handle is None
+    st.button(tr("run"), key="run", type="primary", disabled=blocked, help=reason, shortcut="Ctrl+Enter")
+    if reason is not None and st.session_state.get("run") and not blocked:
+        st.warning(reason)
+    elif reason is not None and not running:
+        st.caption(reason)
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -318,7 +366,8 @@ def draw_progress(job: Job) -> None:
 
 
 def run_ended() -> None:
-    """The live view saw the run end: this rerun draws its results."""
+    """The live view saw the run end: the results are drawn, and the run joins the recent ones."""
+    rerun_parts()
 
 
 # While a run goes on, its progress and best-so-far grid are drawn in the browser from a JSON feed
@@ -331,10 +380,12 @@ def watch_for_end() -> None:
         st.rerun()
 
 
-if job is not None and job.active:
-    live_feed.mount(job, lang, st.session_state.get(PREVIOUS), on_stop=job.stop, on_finished=run_ended)
-    watch_for_end()
-elif job is not None:
+def draw_progress_section(job: Job) -> None:
+    """A running job's live view; a finished one's bar, how it ended and its notes."""
+    if job.active:
+        live_feed.mount(job, lang, st.session_state.get(PREVIOUS), on_stop=job.stop, on_finished=run_ended)
+        watch_for_end()
+        return
     draw_progress(job)
     if job.state == ERROR:
         st.error(tr("run_failed", error=md(translate_warning(lang, job.error))))
@@ -661,7 +712,8 @@ def confirm_ratings(job: Job, source: str) -> None:
         st.rerun()
 
 
-if job is not None and not job.active and job.results:
+def draw_results(job: Job) -> None:
+    """A finished run's results: controls, downloads, take-out, comparison and the grid (or the groups)."""
     texts_run = job.texts is not None
     st.subheader(tr("results_header"))
     reference_thumb = job.query_thumbnail()
@@ -691,4 +743,23 @@ if job is not None and not job.active and job.results:
     if st.session_state.get(VIEW) is not None and grid:
         full_view(job, grid, decimals)
 
-session_store().save(st.session_state[SESSION], st.session_state, JOB)
+
+@st.fragment(key=RESULTS_PART)
+def run_and_results() -> None:
+    """The Run button, the progress and the results. A click on Run, the run's end, a pick or a sort reruns only
+    this part of the page: the sidebar and the inputs above are not sent to the browser again (issue 27)."""
+    job = st.session_state.get(JOB)
+    given = read_given(job)
+    reason = block_reason(given)
+    if st.session_state.get("run") and reason is None and not (job is not None and job.active):
+        job = start_run(given, job)
+    draw_run_button(job, reason)
+    if job is not None:
+        draw_progress_section(job)
+    if job is not None and not job.active and job.results:
+        draw_results(job)
+    session_store().save(st.session_state[SESSION], st.session_state, JOB)
+
+
+draw_given(read_given(st.session_state.get(JOB)))
+run_and_results()

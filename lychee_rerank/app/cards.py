@@ -20,6 +20,8 @@ CARD_CSS = """
 .lr-card, .lr-live { margin-bottom: 0.25rem; }
 .lr-live .lr-thumb { height: 120px; }
 .lr-live-grid { display: grid; gap: 1rem; }
+.lr-status { contain: strict; height: 7rem; }
+.lr-progress-text, .lr-line { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .lr-progress-text { font-size: 0.9rem; margin-bottom: 0.3rem; }
 .lr-bar { height: 0.5rem; background: #e6e6e6; border-radius: 0.25rem; overflow: hidden; }
 .lr-bar-fill { height: 100%; width: 0; background: #4CAF50; }

@@ -45,11 +45,15 @@ function createView(parent) {
   progress.append(text, bar);
   const queued = element("div", "lr-queued");
   const lines = element("div", "lr-lines");
+  // The parts redrawn four times a second sit in a box of fixed size (lr-status in cards.py): Chromium then lays out
+  // and paints only that box, not the whole page, while the model shares the CPU with it.
+  const status = element("div", "lr-status");
+  status.append(progress, lines);
   const stop = element("button", "lr-stop");
   stop.type = "button";
   const header = element("div", "lr-live-header");
   const grid = element("div", "lr-live-grid");
-  root.append(progress, queued, lines, stop, header, grid);
+  root.append(queued, status, stop, header, grid);
   parent.append(root);
   const view = { root, text, fill, queued, lines, stop, header, grid, token: null, timer: null, drawn: {} };
   stop.addEventListener("click", async () => {
@@ -115,9 +119,7 @@ function draw(view, snap) {
     view.queued.textContent = snap.queued || "";
     view.queued.hidden = !snap.queued;
   }
-  if (changed(view, "lines", snap.lines)) {
-    view.lines.replaceChildren(...snap.lines.map((line) => Object.assign(element("div", "lr-line"), { textContent: line })));
-  }
+  if (changed(view, "lines", snap.lines)) drawLines(view.lines, snap.lines);
   if (changed(view, "stop", [snap.stop, snap.stopping])) {
     view.stop.textContent = snap.stop;
     view.stop.disabled = snap.stopping;
@@ -126,17 +128,34 @@ function draw(view, snap) {
   if (snap.finished) finish(view);
 }
 
+function drawLines(box, lines) {
+  // The line elements are kept and their texts set: no nodes made and styled again on every answer.
+  while (box.children.length < lines.length) box.append(element("div", "lr-line"));
+  [...box.children].forEach((node, n) => {
+    node.textContent = lines[n] || "";
+    node.hidden = n >= lines.length;
+  });
+}
+
 function drawGrid(view, snap) {
-  view.header.textContent = snap.header || "";
-  view.grid.style.gridTemplateColumns = `repeat(${snap.columns}, minmax(0, 1fr))`;
-  // Cards still in the grid are moved, not made again: their images are not fetched or decoded twice.
+  if (view.header.textContent !== (snap.header || "")) view.header.textContent = snap.header || "";
+  const columns = `repeat(${snap.columns}, minmax(0, 1fr))`;
+  if (view.grid.style.gridTemplateColumns !== columns) view.grid.style.gridTemplateColumns = columns;
+  // Cards still in the grid are kept and only moved where their place changed: their images are not fetched or
+  // decoded again, and a new best image costs a few nodes, not the whole grid laid out again.
   const kept = new Map([...view.grid.children].map((box) => [box.dataset.src, box]));
-  view.grid.replaceChildren(...snap.cards.map((card) => {
+  const wanted = snap.cards.map((card) => {
     const box = kept.get(card.src) || makeCard(view, card);
-    box.querySelector(".lr-rank").textContent = card.rank;
-    box.querySelector(".lr-rank").style.color = card.colour;
+    const rank = box.querySelector(".lr-rank");
+    if (rank.textContent !== card.rank) rank.textContent = card.rank;
+    if (rank.dataset.colour !== card.colour) rank.style.color = rank.dataset.colour = card.colour;
     return box;
-  }));
+  });
+  const keep = new Set(wanted);
+  [...view.grid.children].forEach((box) => keep.has(box) || box.remove());
+  wanted.forEach((box, n) => {
+    if (view.grid.children[n] !== box) view.grid.insertBefore(box, view.grid.children[n] || null);
+  });
 }
 
 function makeCard(view, card) {

@@ -545,6 +545,13 @@ def test_uploads_survive_a_reload_and_rank_again_with_a_new_query(tiny_reranker_
         sync_api.expect(page.locator(".lr-query")).to_contain_text("a blue square")
         sync_api.expect(page.locator(".lr-card")).to_have_count(3)
         assert page.get_by_text("请上传图片或填写本地文件夹。").count() == 0
+        # Issue 27: the click and the run's end rerun only parts of the page; the sidebar still lists the run
+        # before (no reload), and reopening it draws its results.
+        earlier = page.locator('[data-testid="stSidebar"]').get_by_role("button", name=re.compile("a red circle"))
+        sync_api.expect(earlier).to_have_count(1)
+        earlier.click()
+        sync_api.expect(page.locator(".lr-query")).to_contain_text("a red circle")
+        sync_api.expect(page.locator(".lr-card")).to_have_count(3)
 
 
 def test_the_demo_banner_loads_the_examples():
