@@ -231,8 +231,9 @@ with st.sidebar:
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
 def carries_prompts(folder: str, upload_key: tuple, _uploads: list) -> bool:
-    """Whether the chosen images carry generation prompts (cached: read again only when they change)."""
-    return page.any_prompt(_uploads, folder or None)
+    """Whether the chosen images carry generation prompts (cached: read again only when they change). ``_uploads``
+    are the uploader's files: their bytes are copied out only on a miss, not on every rerun that asks."""
+    return page.any_prompt([(f.name, f.getvalue()) for f in _uploads], folder or None)
 
 
 # --- what the page was given: read again by each rerun of the run-and-results part below -------------
@@ -262,7 +263,7 @@ def read_given(job: Job | None) -> Given:
     reusable = job.uploaded if job is not None and not job.active and not uploaded and not ranking_texts else []
     # "Each image's own prompt" is offered when the images carry prompts (generated art).
     prompts_offered = bool(not ranking_texts and (uploaded or folder) and folder_issue is None and carries_prompts(
-        folder, tuple((f.name, f.size) for f in uploaded), [(f.name, f.getvalue()) for f in uploaded]))
+        folder, tuple((f.name, f.size) for f in uploaded), uploaded))
     return Given(
         query=st.session_state.get("query", ""), reference=st.session_state.get("reference"), uploaded=uploaded,
         folder=folder, folder_issue=folder_issue, ranking_texts=ranking_texts,
