@@ -181,6 +181,7 @@ else:
             f"- {tr('info_family')}: `{info['family']}`\n- {tr('info_mode')}: `{info['mode']}`\n"
             f"- {tr('info_pixels')}: `{info['max_pixels'] // info['patch_factor']**2}×{info['patch_factor']}²`"
             + (f"\n- {tr('info_vram')}: `{info['vram_gib']:.2f} GiB`" if info.get("vram_gib") is not None else "")
+            + (f"\n- {tr('info_threads')}: `{info['cpu_threads']}`" if info["device"] == "cpu" else "")
         )
         for note in info.get("notes") or []:
             st.caption(md(note))

@@ -23,6 +23,7 @@ from PIL import Image
 from lychee_rerank.errors import LycheeRerankError
 from lychee_rerank.runtime.devices import resolve_device, resolve_dtype
 from lychee_rerank.runtime.loading import LoadedModel, load_model
+from lychee_rerank.runtime.threads import run_threads, threads_in_use
 
 import model_shapes
 
@@ -59,6 +60,11 @@ def resolve_model(
     if name in model_shapes.BUILT_SHAPES:
         name = str(model_shapes.built_model_dir(name, cache_dir))
     return load_model(name, dtype=dtype, device=device)
+
+
+def run_thread_count(loaded: LoadedModel, requested: int | None) -> int:
+    """The torch threads a Reranker over ``loaded`` scores with (``cpu_threads=requested``): for the table's header."""
+    return threads_in_use(run_threads(loaded.model, loaded.device, requested))
 
 
 def parameter_count(model: Any) -> int:

@@ -87,6 +87,7 @@ def batch_figures(args: argparse.Namespace, reranker: Reranker, root: Path) -> d
 def run(args: argparse.Namespace) -> dict[str, Any]:
     info = machine_info()
     reranker = Reranker.from_pretrained(args.model)
+    info["torch_threads"] = reranker.describe()["cpu_threads"]  # what the runs use (the CLI picks the same)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_images(root / "warm", 4, args.size, start=99_990)

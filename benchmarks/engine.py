@@ -37,6 +37,7 @@ from bench_support import (
     cycled_images,
     parse_sizes,
     resolve_model,
+    run_thread_count,
     script_main,
 )
 
@@ -106,20 +107,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     info = machine_info()
     loaded = resolve_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache,
                            max_pixels=args.max_pixels)
+    info["torch_threads"] = run_thread_count(loaded, args.threads)  # what the runs use
     images = cycled_images(args.images, args.image_sizes)
     flops = flops_per_unit(loaded.model)
-    warm = Reranker(loaded, mode="yesno", max_pixels=args.max_pixels, vision_cache_mib=0)
+    warm = Reranker(loaded, mode="yesno", max_pixels=args.max_pixels, vision_cache_mib=0, cpu_threads=args.threads)
     warm.rank("warm-up", images[:2])  # first-call costs (allocator, kernels) belong to no configuration
     runs = []
     for label, batch_size, prefetch, ordered in configurations(args.batch):
         print(f"[engine] {label} ...", file=sys.stderr, flush=True)
         reranker = Reranker(loaded, mode="yesno", batch_size=batch_size, prefetch_batches=prefetch,
-                            max_pixels=args.max_pixels, vision_cache_mib=0)
+                            max_pixels=args.max_pixels, vision_cache_mib=0, cpu_threads=args.threads)
         reranker.order_by_size = ordered
         runs.append(measure(reranker, images, label, flops))
     base = runs[0]["scores"]
     spread = max(abs(r["scores"][i] - base[i]) for r in runs for i in base)
-    requery = compare_queries(loaded, images, batch_size=BATCH_AUTO, max_pixels=args.max_pixels)
+    requery = compare_queries(loaded, images, batch_size=BATCH_AUTO, max_pixels=args.max_pixels,
+                              cpu_threads=args.threads)
     gpu, peak = peak_tflops(loaded.device)
     info["load_average_end"] = load_average()
     return {"benchmark": "engine", "model": args.model, "device": loaded.device, "gpu": gpu, "peak_tflops": peak,

@@ -43,6 +43,7 @@ from bench_support import (
     parameter_count,
     parse_sizes,
     resolve_model,
+    run_thread_count,
     script_main,
     synthetic_image,
 )
@@ -101,9 +102,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     loaded = resolve_model(
         args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache, max_pixels=args.max_pixels
     )
+    info["torch_threads"] = run_thread_count(loaded, args.threads)  # what the runs use
     # The vision-feature cache fills up to its bound by design; off here, so growth means a leak.
     reranker = Reranker(loaded, mode=args.mode, max_pixels=args.max_pixels, max_images=max(args.images, 1000),
-                        vision_cache_mib=0)
+                        vision_cache_mib=0, cpu_threads=args.threads)
     rss_loaded = rss_bytes()
     curve: list[dict[str, Any]] = []
     checkpoints: dict[int, dict[str, Any]] = {}

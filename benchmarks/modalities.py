@@ -23,7 +23,15 @@ from lychee_rerank.export import format_table
 from lychee_rerank.reranker import Reranker
 from lychee_rerank.runtime.machine import describe_machine, machine_info
 
-from bench_support import DEFAULT_MODEL_CACHE, MODEL_HELP, parse_size, resolve_model, script_main, synthetic_images
+from bench_support import (
+    DEFAULT_MODEL_CACHE,
+    MODEL_HELP,
+    parse_size,
+    resolve_model,
+    run_thread_count,
+    script_main,
+    synthetic_images,
+)
 
 QUERY = "a red dress on a beach"
 TEXTS = [
@@ -65,7 +73,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     info = machine_info()
     loaded = resolve_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache)
-    reranker = Reranker(loaded, mode="yesno")
+    info["torch_threads"] = run_thread_count(loaded, args.threads)  # what the runs use
+    reranker = Reranker(loaded, mode="yesno", cpu_threads=args.threads)
     images = synthetic_images(args.documents, args.image_size)
     reference = synthetic_images(1, args.image_size, start=50_000)[0]
     rows = []

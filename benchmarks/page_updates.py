@@ -318,7 +318,7 @@ def measure(args: argparse.Namespace, url: str, pid: int) -> dict[str, Any]:
             extra["rss_mib"].append(rss_mib(pid))
         if second is not None:
             second.context.close()
-    return {"rows": rows, **extra}
+    return {"rows": rows, "torch_threads": reranker.describe()["cpu_threads"], **extra}
 
 
 def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -341,6 +341,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         process.terminate()
         process.wait(timeout=20)
     info["load_average_end"] = load_average()
+    info["torch_threads"] = figures.pop("torch_threads")  # what the runs use (the server picks the same)
     return {"benchmark": "page_updates", "model": args.model, "size": args.size, "second_tab": args.second_tab,
             **figures, "machine": info}
 

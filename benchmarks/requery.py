@@ -29,6 +29,7 @@ from bench_support import (
     cycled_images,
     parse_sizes,
     resolve_model,
+    run_thread_count,
     script_main,
 )
 
@@ -57,10 +58,13 @@ def timed(reranker: Reranker, query: str, images: list) -> tuple[float, Any]:
     return time.perf_counter() - start, ranking
 
 
-def compare_queries(loaded: Any, images: list, *, batch_size: int | str, max_pixels: int | None = None) -> dict:
+def compare_queries(
+    loaded: Any, images: list, *, batch_size: int | str, max_pixels: int | None = None, cpu_threads: int | None = None,
+) -> dict:
     """A first query, a refined second one (cache on), and the second again without the cache: times and agreement."""
-    cached = Reranker(loaded, mode="yesno", batch_size=batch_size, max_pixels=max_pixels)
-    uncached = Reranker(loaded, mode="yesno", batch_size=batch_size, max_pixels=max_pixels, vision_cache_mib=0)
+    options = {"mode": "yesno", "batch_size": batch_size, "max_pixels": max_pixels, "cpu_threads": cpu_threads}
+    cached = Reranker(loaded, **options)
+    uncached = Reranker(loaded, **options, vision_cache_mib=0)
     timed(uncached, "warm-up", images[:1])  # first-call costs (allocator, kernels) are not the cache's
     first_s, _ = timed(cached, FIRST, images)
     second_s, second = timed(cached, SECOND, images)
@@ -80,7 +84,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     info = machine_info()
     loaded = resolve_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache)
-    figures = compare_queries(loaded, cycled_images(args.images, args.image_sizes), batch_size=args.batch_size)
+    info["torch_threads"] = run_thread_count(loaded, args.threads)  # what the runs use
+    figures = compare_queries(loaded, cycled_images(args.images, args.image_sizes), batch_size=args.batch_size,
+                              cpu_threads=args.threads)
     return {
         "benchmark": "requery", "model": args.model, "device": loaded.device, "images": args.images,
         "image_sizes": [f"{w}x{h}" for w, h in args.image_sizes], "batch_size": args.batch_size,

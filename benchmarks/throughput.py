@@ -38,6 +38,7 @@ from bench_support import (
     parse_sizes,
     percentile,
     resolve_model,
+    run_thread_count,
     script_main,
     synthetic_images,
 )
@@ -197,6 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     loaded = resolve_model(
         args.model, device=args.device, dtype=args.dtype, cache_dir=args.model_cache, max_pixels=args.max_pixels
     )
+    info["torch_threads"] = run_thread_count(loaded, args.threads)  # what the runs use
     load_s = time.perf_counter() - load_start
     report: dict[str, Any] = {
         "benchmark": "throughput",
@@ -219,7 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # Cache off: every batch size pays for the vision tower (engine.py measures the cache); sequential,
             # so the stage split adds up to the wall time (engine.py measures preparing ahead).
             reranker = Reranker(loaded, mode=mode, max_pixels=args.max_pixels, max_images=max(args.images, 1000),
-                                vision_cache_mib=0, prefetch_batches=0)
+                                vision_cache_mib=0, prefetch_batches=0, cpu_threads=args.threads)
             timer = StageTimer(reranker, min_new_tokens=args.new_tokens if mode == "generate" else 0)
             if mode == "generate":
                 reranker.scorer.max_new_tokens = args.new_tokens

@@ -68,7 +68,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-vision-cache", action="store_true",
                         help="do not keep the vision tower's output for later queries (saves memory)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (default: all cores; fewer on a busy machine is much faster)")
+                        help="CPU threads for torch (default: all cores, one for a model as small as the demo; "
+                             "fewer on a busy machine is much faster)")
     parser.add_argument("--family", default=None,
                         help="the model family whose recipe scores: lychee, qwen3-vl-reranker, monoqwen2-vl, instruct "
                              "(default: from the model's config and name; see `lychee-rerank models`)")
@@ -111,6 +112,8 @@ def reranker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.no_vision_cache:
         kwargs["vision_cache_mib"] = 0
+    if getattr(args, "threads", None):
+        kwargs["cpu_threads"] = args.threads
     if args.family:
         kwargs["family"] = args.family
     if args.base_model:
@@ -184,7 +187,7 @@ def run_rank(args: argparse.Namespace) -> int:
 
     reranker = Reranker.from_pretrained(args.model, **reranker_kwargs(args))
     logger.info("model %(model)s (family %(family)s) on %(device)s, %(dtype)s, mode %(mode)s, pixels %(min_pixels)d.."
-                "%(max_pixels)d", reranker.describe())
+                "%(max_pixels)d, %(cpu_threads)d CPU threads", reranker.describe())
     rank = reranker.rank_texts if args.texts is not None else reranker.rank
     on_progress, close = progress_callback(len(documents))
     try:

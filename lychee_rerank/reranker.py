@@ -21,6 +21,7 @@ from .runtime import devices
 from .runtime.batching import batch_policy
 from .runtime.loading import LoadedModel, load_model, pixel_budget
 from .runtime.reclaim import MemoryReclaimer
+from .runtime.threads import run_threads, threads_in_use, torch_threads
 from .scoring.families import choose_family
 from .scoring.modes import choose_mode, make_scorer
 from .scoring.prompts import resolve_instruction
@@ -41,6 +42,7 @@ class Reranker:
         self, loaded_model: LoadedModel, *, mode: str = "auto", max_pixels: int | None = None,
         min_pixels: int | None = None, batch_size: int | str = 1, max_images: int = DEFAULT_MAX_IMAGES,
         vision_cache_mib: float | None = None, prefetch_batches: int = PREFETCH_BATCHES, family: str | None = None,
+        cpu_threads: int | None = None,
     ):
         batch_policy(batch_size, loaded_model.model, "cpu")  # refuses a bad batch_size now, not mid-run
         if prefetch_batches < 0:
@@ -63,6 +65,7 @@ class Reranker:
         self.scorer.vision_cache = shared_cache(loaded_model, vision_cache_mib, loaded_model.device)
         self.batch_size = batch_size
         self.prefetch_batches = prefetch_batches
+        self.cpu_threads = run_threads(self.model, loaded_model.device, cpu_threads)
         self.order_by_size = True  # batches of similar sizes; off only to measure what ordering saves
         self.max_images = max_images
         self._lock = threading.RLock()
@@ -76,6 +79,7 @@ class Reranker:
         max_gpu_memory: float | None = None, memory_reserve_gib: float = GPU_MEMORY_RESERVE_GIB,
         max_images: int = DEFAULT_MAX_IMAGES, vision_cache_mib: float | None = None,
         prefetch_batches: int = PREFETCH_BATCHES, family: str | None = None, base_model: str | None = None,
+        cpu_threads: int | None = None,
     ) -> Reranker:
         """Load a reranker from a hub id, a local folder, or ``"demo"`` (the bundled demo model).
 
@@ -109,6 +113,8 @@ class Reranker:
                 ``instruct``; ``lychee_rerank.FAMILIES``); None or ``"auto"``: from the model's config and name.
             base_model: for a LoRA adapter (MonoQwen2-VL): the base model's hub id or folder; None: the one
                 the adapter names. Adapters need the ``adapters`` extra (peft).
+            cpu_threads: torch threads during each run (put back after it); None: one for a model on the
+                CPU too small for threads to pay (``settings.SMALL_MODEL_PARAMS``), else torch's own setting.
 
         Returns:
             A Reranker holding the loaded model. Raises ModelNotFoundError, IncompleteModelError,
@@ -132,7 +138,7 @@ class Reranker:
         return cls(
             loaded_model, mode=mode, max_pixels=max_pixels, min_pixels=min_pixels, batch_size=batch_size,
             max_images=max_images, vision_cache_mib=vision_cache_mib, prefetch_batches=prefetch_batches,
-            family=family,
+            family=family, cpu_threads=cpu_threads,
         )
 
     @property
@@ -150,7 +156,8 @@ class Reranker:
             "model": loaded.name, "path": loaded.path, "family": self.family.name, "mode": self.mode,
             "device": loaded.device, "patch_factor": self.geometry.factor,
             "dtype": str(loaded.dtype).replace("torch.", ""), "min_pixels": self.min_pixels,
-            "max_pixels": self.max_pixels, "batch_size": self.batch_size, "vram_gib": devices.vram_in_use_gib(),
+            "max_pixels": self.max_pixels, "batch_size": self.batch_size,
+            "cpu_threads": threads_in_use(self.cpu_threads), "vram_gib": devices.vram_in_use_gib(),
             "vision_cache": cache.stats() if cache else None, "notes": list(loaded.notes),
         }
 
@@ -266,7 +273,8 @@ class Reranker:
             self.scorer, policy, self._prepare, (self.min_pixels, self.max_pixels), self.prefetch_batches,
             self._reclaimer, order_by_size=self.order_by_size, factor=self.geometry.factor,
         )
-        return executor.execute(run, should_stop)
+        with torch_threads(self.cpu_threads):  # set on the scoring thread; the prepare thread starts under it
+            return executor.execute(run, should_stop)
 
     def _prepare(self, source: ImageInput) -> PreparedImage:
         return prepare_image(

@@ -37,6 +37,10 @@ GPU_MEMORY_RESERVE_GIB = 1.2  # kept free on each GPU by device_map="auto" for i
 BATCH_AUTO = "auto"  # batch_size="auto": a visual-token budget per batch from free GPU memory; 1 on the CPU
 BATCH_CHOICES = (BATCH_AUTO, 1, 2, 4, 8, 16, 32)  # the app's menu
 PREFETCH_BATCHES = 2  # batches prepared ahead of the model on a worker thread; 0 = sequential
+# Below this many parameters outside the embedding table, a model on the CPU runs on one torch thread:
+# its matrices are too small for threads to pay (benchmarks/cpu_threads.py: the 1.7M-parameter demo
+# and a 7.7M-parameter model ran faster on one thread than on two; a 41M one ran faster on two).
+SMALL_MODEL_PARAMS = 16_000_000
 
 # --- image geometry (Qwen2.5-VL: 14 px patches merged 2x2) --------------------------------------
 PATCH_SIZE = 14

@@ -65,6 +65,30 @@ def test_throughput_script_reports_both_modes_and_the_ratio(tiny_reranker_dir: P
     assert report["machine"]["cpu"] and report["parameters"] > 0
 
 
+# --------------------------------------------------------------------------- cpu_threads.py
+
+
+def test_cpu_threads_script_times_one_thread_and_every_core_and_says_what_the_library_picks(
+    tiny_reranker_dir: Path, tmp_path: Path,
+):
+    out = tmp_path / "cpu_threads.json"
+    proc = run_script("cpu_threads.py", "--models", str(tiny_reranker_dir), "--images", "3", "--rounds", "2",
+                      "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1].startswith("The library picks one thread for a model on the CPU with under 16M parameters")
+    report = json.loads(out.read_text())
+    (model,) = report["models"]
+    cores = str(report["cores"])
+    assert len(model["seconds"]["1"]) == len(model["seconds"][cores]) == 2
+    assert all(value > 0 for value in model["seconds"]["1"] + model["seconds"][cores])
+    assert model["all_over_one"] == pytest.approx(model["all_s"] / model["one_s"])
+    assert model["auto_threads"] == 1, "the tiny model is small: the library picks one thread"
+    assert 0 < model["compute_parameters"] < model["parameters"]
+    row = next(line for line in lines if line.startswith(f"| {tiny_reranker_dir}"))
+    assert row.rstrip(" |").endswith("| 1")
+
+
 # --------------------------------------------------------------------------- memory.py
 
 

@@ -286,6 +286,7 @@ TEXT: dict[str, dict[str, str]] = {
     "info_dtype": {"zh": "数据类型", "en": "Data type"},
     "info_mode": {"zh": "模式", "en": "Mode"},
     "info_vram": {"zh": "显存占用", "en": "VRAM used"},
+    "info_threads": {"zh": "CPU 线程", "en": "CPU threads"},
     "model_error_title": {"zh": "无法加载模型", "en": "The model could not be loaded"},
     "model_error_fix": {
         "zh": "请检查侧边栏中的模型名称或路径；若本机离线，请把模型下载到本地文件夹并填写该路径。也可以填写 **demo** 使用内置的演示模型。",

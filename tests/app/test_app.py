@@ -98,6 +98,12 @@ def test_run_says_what_is_missing_and_starts_nothing_until_query_and_images(app_
     assert not [c for c in captions(at) if c.startswith("请")]
 
 
+def test_the_in_use_panel_says_how_many_cpu_threads_score(app_env):
+    at = open_app()
+    panel = [m.value for m in at.markdown if "CPU 线程" in m.value]
+    assert len(panel) == 1 and "- CPU 线程: `1`" in panel[0], "the tiny model on the CPU scores on one thread"
+
+
 def test_run_shows_progress_and_a_grid_in_score_order(app_env, folder):
     at = open_app()
     job = run_to_end(at, "a red circle", folder)

@@ -1,0 +1,59 @@
+"""How many CPU threads torch uses for a run, set for the run and put back after it.
+
+torch's default is one thread per core. For a model whose layers are small (the demo model,
+the tests' tiny models), each operation is over before the threads have met: a team of
+OpenMP threads costs more than it gives, and a sibling descheduled by anything else on the
+machine (a browser, the thread preparing the next batch) stalls the whole team. Such a model
+runs on one thread; a larger one keeps torch's setting unless the caller asks for a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from ..errors import InvalidSettingError
+from ..settings import SMALL_MODEL_PARAMS
+
+
+def compute_parameters(model: Any) -> int:
+    """Parameters outside the embedding table (and a tied LM head): the work done per token."""
+    embeddings = model.get_input_embeddings()
+    table = embeddings.weight.numel() if embeddings is not None else 0
+    return sum(parameter.numel() for parameter in model.parameters()) - table
+
+
+def run_threads(model: Any, device: str, requested: int | None) -> int | None:
+    """Torch threads for this model's runs: ``requested``, else one for a small model on the CPU, else None (as set).
+
+    Raises InvalidSettingError for a count below one.
+    """
+    if requested is not None:
+        if requested < 1:
+            raise InvalidSettingError(f"cpu_threads must be 1 or more (got {requested}); None picks for the model")
+        return requested
+    if device == "cpu" and compute_parameters(model) < SMALL_MODEL_PARAMS:
+        return 1
+    return None
+
+
+def threads_in_use(count: int | None) -> int:
+    """The thread count a run set to ``count`` uses."""
+    return torch.get_num_threads() if count is None else count
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``count`` (None: left alone) for the block, then put back."""
+    if count is None or count == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
