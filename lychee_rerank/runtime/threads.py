@@ -47,7 +47,11 @@ def threads_in_use(count: int | None) -> int:
 
 @contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
-    """torch's intra-op thread count set to ``count`` (None: left alone) for the block, then put back."""
+    """torch's intra-op thread count set to ``count`` (None: left alone) for the block, then put back.
+
+    Not put back after Ctrl+C or SystemExit: the process is leaving, and setting the count rebuilds
+    torch's thread pools, work with no use while the interpreter shuts down beside a stuck thread.
+    """
     if count is None or count == torch.get_num_threads():
         yield
         return
@@ -55,5 +59,7 @@ def torch_threads(count: int | None) -> Iterator[None]:
     torch.set_num_threads(count)
     try:
         yield
-    finally:
+    except Exception:
         torch.set_num_threads(previous)
+        raise
+    torch.set_num_threads(previous)

@@ -64,6 +64,17 @@ def test_torch_threads_are_put_back_even_after_an_error():
         assert torch.get_num_threads() == before
 
 
+def test_torch_threads_are_left_after_ctrl_c_the_process_is_leaving():
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    try:
+        with pytest.raises(KeyboardInterrupt), torch_threads(target):
+            raise KeyboardInterrupt
+        assert torch.get_num_threads() == target
+    finally:
+        torch.set_num_threads(before)
+
+
 def _threads_while_scoring(reranker: Reranker) -> set[int]:
     seen: set[int] = set()
     reranker.rank("a red circle", [png_bytes("red"), png_bytes("blue"), png_bytes("green")],
