@@ -24,7 +24,7 @@ from lychee_rerank.runtime.machine import describe_machine, load_average, machin
 from lychee_rerank.runtime.threads import compute_parameters
 from lychee_rerank.settings import SMALL_MODEL_PARAMS
 
-from bench_support import median, parameter_count, resolve_model, script_main, synthetic_images
+from bench_support import median, parameter_count, resolve_model, run_thread_count, script_main, synthetic_images
 
 QUERY = "a red circle"
 # Small images for every model, so the comparison is the model's width, not its image size.
@@ -65,7 +65,7 @@ def model_figures(name: str, rounds: int, cores: int, images: int | None) -> dic
     return {"model": name, "parameters": parameter_count(loaded.model), "compute_parameters":
             compute_parameters(loaded.model), "images": count, "seconds": times, "one_s": one,
             "all_s": all_cores, "all_over_one": all_cores / one,
-            "auto_threads": Reranker(loaded, **options).describe()["cpu_threads"]}
+            "auto_threads": run_thread_count(loaded, None)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
