@@ -155,20 +155,19 @@ def model_error_text(exc: Exception) -> str:
     return md(f"{type(exc).__name__}: {exc}")  # unexpected: still a readable panel
 
 
-handle, reranker, model_error = None, None, None
+handle, info, model_error = None, None, None
 try:
     waiting = {"loading": "loading_other_tab", "evicted": "loading_again"}
     status = model_pool().status(settings.model, settings.dtype)
     with st.spinner(tr(waiting.get(status, "loading"), model=md(page.model_display_name(settings.model)))):
         handle = model_pool().get(settings.model, settings.dtype)
-        reranker = handle.for_settings(settings)
+        info = handle.describe(settings)  # also checks the settings (a family the model cannot take)
 except Exception as exc:
-    model_error = model_error_text(exc)
+    handle, model_error = None, model_error_text(exc)
 if model_error:
     fix = "" if SHARED else f"\n\n{tr('model_error_fix')}"
     st.error(f"**{tr('model_error_title')}**\n\n{model_error}{fix}")
 else:
-    info = reranker.describe()
     if page.is_demo(settings.model, info.get("path")):
         with st.container(border=True):
             st.info(tr("demo_banner"), icon=":material/science:")

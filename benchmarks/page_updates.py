@@ -13,8 +13,8 @@ taken in turns (new images each), the median reported with each round's ratio: o
 machine one run's figure can be off by 20%. ``--second-tab``: another tab sits on a results page
 during each app run. ``--stop``: one more run of the largest count, Stop pressed a third of the
 way in, timed until the page says it stopped. ``--repeat R``: R more runs of the largest count
-(new images each time) with the server's RSS after each.
-``--profile DIR``: py-spy samples the server during each timed app run (DIR/app-N-R.txt, collapsed
+(new images each time) with the RSS of the server and its model process after each.
+``--profile DIR``: py-spy samples the server and its model process during each timed app run (DIR/app-N-R.txt, collapsed
 stacks). Needs /usr/bin/chromium.
 """
 
@@ -112,17 +112,44 @@ def start_server(model: str, log: Path) -> tuple[subprocess.Popen, str]:
     raise TimeoutError("streamlit did not start within 120 s")
 
 
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and every process under it (the app's model process is the server's child)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat:
+            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    tree, grew = {pid}, True
+    while grew:
+        children = {child for child, parent in parents.items() if parent in tree} - tree
+        tree, grew = tree | children, bool(children)
+    return tree
+
+
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The resident memory of one process."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    return sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:")) / 1024
+
+
+def tree_rss_mib(pid: int) -> dict[str, float]:
+    """The server's resident memory, its model process's (its children's) and both together."""
+    server = rss_mib(pid)
+    model = sum(rss_mib(member) for member in process_tree(pid) - {pid})
+    return {"server": server, "model_process": model, "total": server + model}
 
 
 def cpu_seconds(pid: int | None = None) -> dict[str, float]:
-    """CPU seconds used so far by the server (``pid``) and by every Chromium process, from /proc."""
+    """CPU seconds used so far by the server (``pid`` and its model process) and by every Chromium process."""
     ticks = os.sysconf("SC_CLK_TCK")
     used = {"server": 0.0, "chromium": 0.0}
+    server = process_tree(pid) if pid is not None else set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -132,7 +159,7 @@ def cpu_seconds(pid: int | None = None) -> dict[str, float]:
             continue
         name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         seconds = (int(fields[11]) + int(fields[12])) / ticks
-        if int(entry.name) == pid:
+        if int(entry.name) in server:
             used["server"] += seconds
         elif "chrom" in name:
             used["chromium"] += seconds
@@ -242,8 +269,8 @@ class Profiler:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(self.pid), "--rate", "200",
-                   "--format", "raw", "--threads", "--output", str(self.folder / f"{name}.txt")]
+        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(self.pid), "--subprocesses",
+                   "--rate", "200", "--format", "raw", "--threads", "--output", str(self.folder / f"{name}.txt")]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # py-spy attaches before the run starts
 
@@ -312,10 +339,11 @@ def measure(args: argparse.Namespace, url: str, pid: int) -> dict[str, Any]:
             extra["stop_s"] = span["stopped"] - span["pressed"]
             extra["stop_acknowledged_s"] = span["acknowledged"] - span["pressed"]
             page.context.close()
-        extra["rss_mib"] = []
+        extra["rss_mib"], extra["rss_parts_mib"] = [], []
         for _ in range(args.repeat):
             app_run(app, fresh(max(args.counts)), Profiler(None, pid), "repeat")
-            extra["rss_mib"].append(rss_mib(pid))
+            extra["rss_parts_mib"].append(tree_rss_mib(pid))
+            extra["rss_mib"].append(extra["rss_parts_mib"][-1]["total"])
         if second is not None:
             second.context.close()
     return {"rows": rows, "torch_threads": reranker.describe()["cpu_threads"], **extra}
@@ -370,8 +398,11 @@ def print_table(report: dict[str, Any], path: Any) -> None:
     if report.get("rss_mib"):
         rss = report["rss_mib"]
         growth = (rss[-1] / rss[1] - 1) * 100 if len(rss) > 1 else float("nan")
-        print(f"server RSS after each repeat (MiB): {', '.join(f'{v:.0f}' for v in rss)}; "
+        print(f"server + model process RSS after each repeat (MiB): {', '.join(f'{v:.0f}' for v in rss)}; "
               f"run 2 → last: {growth:+.1f}%")
+        parts = report.get("rss_parts_mib") or []
+        for part in ("server", "model_process"):
+            print(f"  {part.replace('_', ' ')}: {', '.join(f'{p[part]:.0f}' for p in parts)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,3 +68,7 @@ class UnsafeSidecarError(LycheeRerankError, ValueError):
 
 class OutputFolderError(LycheeRerankError, OSError):
     """A folder that sidecars or copies would be written into cannot be written; nothing was written."""
+
+
+class ModelProcessError(LycheeRerankError):
+    """The app's model process ended or stopped answering; the model is loaded again on the next run."""

@@ -6,13 +6,15 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..errors import InvalidSettingError
 from ..intake import ImageInput, bytes_digest, image_digest
+from ..own_prompts import rank_by_own_prompts
 from ..reranker import Reranker
-from ..results import RankResult
+from ..results import Ranking, RankResult
 from ..scoring.families import FAMILIES
 from ..scoring.query import normalize_query
 from ..settings import BATCH_AUTO, DEFAULT_PIXEL_PRESET, PIXEL_PRESETS
@@ -30,8 +32,45 @@ class RunSettings:
     family: str = "auto"
 
 
+@dataclass
+class RankRequest:
+    """What one run ranks: its query and documents, as the model's process receives them."""
+
+    query: str
+    documents: list[Any] = field(repr=False)  # ImageInputs, or strings when ``texts``
+    texts: bool = False
+    query_image: tuple[str, bytes] | None = None
+    instruction: str | None = None
+    own_prompts: bool = False  # each image against its own prompt (the typed query for those without one)
+    mix: bool = False  # own prompts with the typed query appended
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """How a run reports back: after each document, whether to stop, when it must wait for the model."""
+
+    on_progress: Callable[[int, int, RankResult], None]
+    should_stop: Callable[[], bool]
+    on_wait: Callable[[], None]
+
+
+def rank_request(reranker: Reranker, request: RankRequest, calls: Callbacks) -> Ranking:
+    """``request`` ranked by ``reranker`` in this process (the app's model process runs this too)."""
+    hooks = {"on_progress": calls.on_progress, "should_stop": calls.should_stop, "on_wait": calls.on_wait}
+    if request.own_prompts:
+        # The general preset gives way to the one for generated art; a chosen preset or instruction stays.
+        instruction = None if request.instruction in (None, "default") else request.instruction
+        return rank_by_own_prompts(reranker, request.documents, query=request.query, mix=request.mix,
+                                   instruction=instruction, **hooks)
+    rank = reranker.rank_texts if request.texts else reranker.rank
+    return rank(request.query, request.documents, query_image=request.query_image, instruction=request.instruction,
+                **hooks)
+
+
 class ModelHandle:
-    """One loaded model and the Reranker variants (mode, pixels, batch size) that share its weights."""
+    """One model loaded in this process and the Reranker variants (mode, pixels, batch size) that share its
+    weights. :class:`~lychee_rerank.app.model_process.ProcessModelHandle` has the same methods for a model loaded in
+    a process of its own."""
 
     def __init__(self, base: Reranker, dtype: str):
         self.base = base
@@ -42,6 +81,29 @@ class ModelHandle:
     @classmethod
     def load(cls, model: str, dtype: str = "auto") -> ModelHandle:
         return cls(Reranker.from_pretrained(model, dtype=dtype), dtype)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.base.loaded_model.name)
+
+    @property
+    def alive(self) -> bool:
+        return True  # weights in this process cannot go away under it
+
+    def weight_bytes(self) -> int:
+        """What the model's parameters and buffers take in memory."""
+        model = self.base.loaded_model.model
+        return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+
+    def describe(self, settings: RunSettings) -> dict[str, Any]:
+        """Where and how runs with ``settings`` go (the app's "in use" panel)."""
+        return self.for_settings(settings).describe()
+
+    def rank(self, settings: RunSettings, request: RankRequest, calls: Callbacks) -> Ranking:
+        return rank_request(self.for_settings(settings), request, calls)
+
+    def close(self) -> None:
+        """Nothing to end: the weights go when the last reference does."""
 
     def for_settings(self, settings: RunSettings) -> Reranker:
         """The variant a run with ``settings`` uses."""

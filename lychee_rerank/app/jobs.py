@@ -28,10 +28,9 @@ from dataclasses import dataclass, field, replace
 from ..errors import LycheeRerankError
 from ..export import top_k_zip, zippable
 from ..intake import ImageInput, bytes_digest
-from ..own_prompts import rank_by_own_prompts
 from ..results import RankResult
 from ..settings import PARSE_SKIPPED
-from .engine import Engine, ModelHandle, RunSettings, input_digest
+from .engine import Callbacks, Engine, ModelHandle, RankRequest, RunSettings, input_digest
 from .page import MIX, TYPED, inputs_from_sources, make_thumbnail
 
 PREPARING, QUEUED, RUNNING, DONE, STOPPED, ERROR = "preparing", "queued", "running", "done", "stopped", "error"
@@ -44,7 +43,7 @@ PREVIEWS_KEPT = 8
 class Job:
     """One Run press: inputs, live progress, and the final ranking. Lives in session state."""
 
-    handle: ModelHandle
+    handle: ModelHandle  # or a ProcessModelHandle: the same methods
     engine: Engine
     settings: RunSettings
     query: str
@@ -207,22 +206,13 @@ class Job:
 
     def _score(self) -> None:
         """RUNNING -> DONE, or STOPPED when Stop was pressed (stopped runs are not cached)."""
-        reranker = self.handle.for_settings(self.settings)
         self.state, self.scoring_started = RUNNING, time.monotonic()
-        rank = reranker.rank_texts if self.texts is not None else reranker.rank
-        if self.own_prompts:
-            # The general preset gives way to the one for generated art; a chosen preset or instruction stays.
-            instruction = None if self.instruction in (None, "default") else self.instruction
-            ranking = rank_by_own_prompts(
-                reranker, self.inputs, query=self.query, mix=self.query_source == MIX, instruction=instruction,
-                on_progress=self._on_progress, should_stop=self._stop.is_set, on_wait=self._on_wait,
-            )
-        else:
-            ranking = rank(
-                self.query, self.texts if self.texts is not None else self.inputs, query_image=self.query_image,
-                instruction=self.instruction, on_progress=self._on_progress, should_stop=self._stop.is_set,
-                on_wait=self._on_wait,
-            )
+        images = self.texts is None
+        request = RankRequest(self.query, self.inputs if images else list(self.texts), texts=not images,
+                              query_image=self.query_image, instruction=self.instruction,
+                              own_prompts=self.own_prompts, mix=self.query_source == MIX)
+        ranking = self.handle.rank(self.settings, request, Callbacks(self._on_progress, self._stop.is_set,
+                                                                     self._on_wait))
         self.query_warnings = list(ranking.warnings)
         self.results = list(ranking)
         if ranking.stopped:

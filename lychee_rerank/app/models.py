@@ -4,7 +4,8 @@ Two tabs on two models used to take turns in a one-entry cache, so every click i
 reloaded weights (minutes for a 7B model). :class:`ModelPool` keeps every model in use, keyed by
 (model, dtype), until their weights together pass a memory budget; then the least recently used
 model is dropped (a run still scoring on it keeps it alive until it ends). A tab asking for a
-model another tab is loading waits for that load instead of starting a second one.
+model another tab is loading waits for that load instead of starting a second one. Each model lives in a process
+of its own (model_process.py) unless ``LYCHEE_MODEL_PROCESS=0``; one whose process died is loaded again.
 
 The budget is ``LYCHEE_MODEL_MEMORY_GIB`` when set; else 90 % of the first GPU's memory on a CUDA
 machine, or half of this machine's RAM on the CPU.
@@ -25,6 +26,7 @@ import torch
 
 from ..settings import DEMO_ALIAS, DEMO_MODEL_DIR
 from .engine import ModelHandle
+from .model_process import ProcessModelHandle, in_own_process
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +46,22 @@ def default_budget_bytes() -> int:
         return 1 << 62
 
 
-def weight_bytes(handle: ModelHandle) -> int:
+Handle = ModelHandle | ProcessModelHandle
+
+
+def weight_bytes(handle: Handle) -> int:
     """What a loaded model's parameters and buffers take in memory."""
-    model = handle.base.loaded_model.model
-    tensors = [*model.parameters(), *model.buffers()]
-    return sum(t.numel() * t.element_size() for t in tensors)
+    return handle.weight_bytes()
+
+
+def load_handle(model: str, dtype: str = "auto") -> Handle:
+    """``model`` loaded as the app loads it: in a process of its own unless LYCHEE_MODEL_PROCESS=0."""
+    return (ProcessModelHandle if in_own_process() else ModelHandle).load(model, dtype)
 
 
 @dataclass
 class _Entry:
-    handle: ModelHandle
+    handle: Handle
     nbytes: int
 
 
@@ -61,7 +69,7 @@ class ModelPool:
     """Loaded models by (model, dtype), least recently used first; shared by every tab (st.cache_resource)."""
 
     def __init__(self, budget_bytes: int | None = None,
-                 loader: Callable[[str, str], ModelHandle] = ModelHandle.load):
+                 loader: Callable[[str, str], Handle] = load_handle):
         self.budget_bytes = default_budget_bytes() if budget_bytes is None else budget_bytes
         self._loader = loader
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
@@ -71,16 +79,18 @@ class ModelPool:
         self._lock = threading.Lock()
         self.loads = 0  # how many times weights were read from disk (a reload shows here)
 
-    def get(self, model: str, dtype: str = "auto") -> ModelHandle:
+    def get(self, model: str, dtype: str = "auto") -> Handle:
         """The loaded model, loading it first (once, whichever tab asks) if it is not in memory."""
         key = (model, dtype)
         with self._lock:
+            self._drop_if_dead(key)
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key].handle
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # a second tab asking for the same model waits here for the first's load
             with self._lock:
+                self._drop_if_dead(key)
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     return self._entries[key].handle
@@ -107,6 +117,7 @@ class ModelPool:
         """``loaded``, ``loading`` (another tab loads it now), ``evicted`` (dropped earlier for room) or ``new``."""
         key = (model, dtype)
         with self._lock:
+            self._drop_if_dead(key)
             if key in self._entries:
                 return "loaded"
             if key in self._loading:
@@ -117,6 +128,13 @@ class ModelPool:
         """The models in memory, least recently used first."""
         with self._lock:
             return list(self._entries)
+
+    def _drop_if_dead(self, key: Key) -> None:
+        """Forget a model whose process ended (a crash, out of memory): the next get() loads it again."""
+        if key in self._entries and not self._entries[key].handle.alive:
+            logger.warning("model %s (%s) is no longer loaded; loading it again", *key)
+            del self._entries[key]
+            self._evicted.add(key)
 
     def _estimate(self, model: str) -> int:
         """The bytes a model about to load will take: its weight files, else the largest model loaded."""
@@ -133,7 +151,9 @@ class ModelPool:
                 break
             if key == keep:
                 continue
-            total -= self._entries.pop(key).nbytes
+            entry = self._entries.pop(key)
+            entry.handle.close()  # a model process ends after its current run; in-process weights go with the last use
+            total -= entry.nbytes
             self._evicted.add(key)
             dropped.append(key)
             logger.info("unloaded model %s (%s) to stay within the %.1f GiB model budget; set %s to keep more",

@@ -23,7 +23,7 @@ def offers_takeout(job: Job) -> bool:
 
 
 def _model_name(job: Job) -> str:
-    return str(job.handle.base.describe().get("model", ""))
+    return job.handle.model_name
 
 
 def ratings_plan(job: Job, rating_from: str) -> SidecarReport:

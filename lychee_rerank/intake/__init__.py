@@ -31,6 +31,7 @@ from .folders import CollectedInputs, collect_inputs, collect_paths
 from .generation import GenerationInfo, generation_of, read_generation
 from .inputs import (
     URL_PROBLEM,
+    FileOpener,
     ImageInput,
     as_input,
     as_inputs,
@@ -51,6 +52,7 @@ __all__ = [
     "CollectedInputs",
     "Document",
     "DocumentInput",
+    "FileOpener",
     "as_document",
     "as_documents",
     "read_texts",

@@ -193,15 +193,23 @@ def _check_inside(fd: int, path: str | os.PathLike[str], root: str) -> None:
         raise RefusedFileError(errno.EACCES, f"not read: it now leads outside the folder (to {real})", str(path))
 
 
+@dataclass(frozen=True)
+class FileOpener:
+    """Reads a file when called (regular files only, see :func:`open_regular`), at most ``cap`` bytes. A class, not a
+    closure: it pickles, so a folder's inputs reach the app's model process as paths, not as their bytes."""
+
+    path: Path
+    cap: int = MAX_FILE_BYTES
+    inside: str | None = None
+
+    def __call__(self) -> bytes:
+        with open_regular(self.path, self.inside) as stream:
+            return read_capped(stream, self.cap)
+
+
 def file_opener(path: Path, cap: int = MAX_FILE_BYTES, inside: str | None = None) -> Callable[[], bytes]:
-    """A lazy reader of ``path``: opens the file only when called (regular files only, see
-    :func:`open_regular`), at most ``cap`` bytes."""
-
-    def read() -> bytes:
-        with open_regular(path, inside) as stream:
-            return read_capped(stream, cap)
-
-    return read
+    """A lazy reader of ``path``: opens the file only when called, at most ``cap`` bytes."""
+    return FileOpener(path, cap, inside)
 
 
 # ---------------------------------------------------------------- digests
