@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -163,7 +164,19 @@ def cpu_seconds(pid: int | None = None) -> dict[str, float]:
             used["server"] += seconds
         elif "chrom" in name:
             used["chromium"] += seconds
+            kind = chromium_kind(entry)
+            used[f"chromium_{kind}"] = used.get(f"chromium_{kind}", 0.0) + seconds
     return used
+
+
+def chromium_kind(entry: Path) -> str:
+    """A Chromium process's part (renderer, gpu, utility, ...; browser: the main one), from its --type flag."""
+    try:
+        command = (entry / "cmdline").read_bytes()  # Chromium rewrites its own: flags by spaces, not NULs
+    except OSError:
+        return "gone"
+    found = re.search(rb"--type=([\w-]+)", command)
+    return found.group(1).decode().replace("-process", "") if found else "browser"
 
 
 def as_files(images: list[tuple[str, bytes]]) -> list[dict]:
@@ -221,7 +234,7 @@ class App:
         return {"start": start, "end": time.perf_counter(), "done_s": (rec["done"] - click) / 1000,
                 "grid_s": (rec["grid"] - click) / 1000,
                 "progress": [((when - click) / 1000, text) for when, text in rec["progress"]],
-                **{f"{name}_cpu_s": after[name] - cpu[name] for name in cpu}}
+                **{f"{name}_cpu_s": after[name] - cpu.get(name, 0.0) for name in after}}
 
     def stop_after(self, page: Any, fraction: float, total: int) -> dict[str, float]:
         """Press Run, then Stop once ``fraction`` of ``total`` is scored; the press and the stopped line's times."""
@@ -293,6 +306,9 @@ def app_run(app: App, images: list[tuple[str, bytes]], profiler: Profiler, name:
     figures = {"app_s": span["done_s"], "grid_s": span["grid_s"], "harness_s": span["end"] - span["start"],
                "messages": len(sent), "bytes": sum(sent), "media_bytes": sum(page.media_seen),
                "server_cpu_s": span["server_cpu_s"], "chromium_cpu_s": span["chromium_cpu_s"],
+               "chromium_parts_cpu_s": {name.removeprefix("chromium_").removesuffix("_cpu_s"): seconds
+                                        for name, seconds in span.items() if name.startswith("chromium_")
+                                        and name != "chromium_cpu_s"},
                **progress_figures(span, len(images))}
     page.context.close()
     return figures
