@@ -266,3 +266,24 @@ def test_generation_metadata_script_reads_every_prompt(tmp_path: Path):
     report = json.loads(out.read_text())
     assert report["images"] == report["with_prompt"] == 6
     assert "ms/image" in proc.stdout
+
+
+def test_page_updates_counts_the_model_process_and_names_chromiums_parts(tmp_path: Path):
+    import page_updates
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert {os.getpid(), child.pid} <= page_updates.process_tree(os.getpid())
+        memory = page_updates.tree_rss_mib(os.getpid())
+        assert memory["model_process"] > 0 and memory["total"] == memory["server"] + memory["model_process"]
+    finally:
+        child.kill()
+        child.wait()
+    commands = {"renderer": b"/usr/lib/chromium/chromium --type=renderer --lang=en-US",  # rewritten: spaces
+                "gpu": b"chromium\0--type=gpu-process\0--headless\0",
+                "browser": b"/usr/lib/chromium/chromium --headless"}
+    for kind, command in commands.items():
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / "cmdline").write_bytes(command)
+        assert page_updates.chromium_kind(tmp_path / kind) == kind
+    assert page_updates.chromium_kind(tmp_path / "no-such-process") == "gone"
