@@ -60,9 +60,11 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(model: str, timeout: float = 90, env: dict[str, str] | None = None):
-    """``streamlit run app.py`` on a free port (``env`` added to its environment); always terminated."""
+    """``streamlit run app.py`` on a free port (``env`` added to its environment); always terminated. The model
+    loads in a process of its own, as it does for users (this file's tests run with LYCHEE_MODEL_PROCESS=0)."""
     port = free_port()
-    env = {**os.environ, "LYCHEE_MODEL": model, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+    env = {**os.environ, "LYCHEE_MODEL": model, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "LYCHEE_MODEL_PROCESS": "1", **(env or {})}
     log = open(ARTIFACTS / f"streamlit-{port}.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
