@@ -113,16 +113,23 @@ def start_server(model: str, log: Path) -> tuple[subprocess.Popen, str]:
     raise TimeoutError("streamlit did not start within 120 s")
 
 
-def process_tree(pid: int) -> set[int]:
-    """``pid`` and every process under it (the app's model process is the server's child)."""
-    parents = {}
+def processes() -> dict[int, tuple[str, int, float]]:
+    """Every process now: pid -> (name, parent pid, CPU seconds used so far), from one pass over /proc."""
+    ticks, found = os.sysconf("SC_CLK_TCK"), {}
     for entry in Path("/proc").iterdir():
         try:
             stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
         except OSError:
             continue
         if stat:
-            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+            name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            found[int(entry.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def process_tree(pid: int, table: dict[int, tuple[str, int, float]] | None = None) -> set[int]:
+    """``pid`` and every process under it (the app's model process is the server's child)."""
+    parents = {child: parent for child, (_, parent, _) in (table or processes()).items()}
     tree, grew = {pid}, True
     while grew:
         children = {child for child, parent in parents.items() if parent in tree} - tree
@@ -148,23 +155,15 @@ def tree_rss_mib(pid: int) -> dict[str, float]:
 
 def cpu_seconds(pid: int | None = None) -> dict[str, float]:
     """CPU seconds used so far by the server (``pid`` and its model process) and by every Chromium process."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used = {"server": 0.0, "chromium": 0.0}
-    server = process_tree(pid) if pid is not None else set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / ticks
-        if int(entry.name) in server:
+    table = processes()
+    server = process_tree(pid, table) if pid is not None else set()
+    for member, (name, _, seconds) in table.items():
+        if member in server:
             used["server"] += seconds
         elif "chrom" in name:
             used["chromium"] += seconds
-            kind = chromium_kind(entry)
+            kind = chromium_kind(Path(f"/proc/{member}"))
             used[f"chromium_{kind}"] = used.get(f"chromium_{kind}", 0.0) + seconds
     return used
 

@@ -49,11 +49,6 @@ def default_budget_bytes() -> int:
 Handle = ModelHandle | ProcessModelHandle
 
 
-def weight_bytes(handle: Handle) -> int:
-    """What a loaded model's parameters and buffers take in memory."""
-    return handle.weight_bytes()
-
-
 def load_handle(model: str, dtype: str = "auto") -> Handle:
     """``model`` loaded as the app loads it: in a process of its own unless LYCHEE_MODEL_PROCESS=0."""
     return (ProcessModelHandle if in_own_process() else ModelHandle).load(model, dtype)
@@ -106,7 +101,7 @@ class ModelPool:
                     self._loading.discard(key)
             with self._lock:
                 self.loads += 1
-                self._entries[key] = _Entry(handle, weight_bytes(handle))
+                self._entries[key] = _Entry(handle, handle.weight_bytes())
                 self._evicted.discard(key)
                 dropped = self._evict_over_budget(keep=key)
             if dropped:

@@ -633,7 +633,7 @@ def test_two_tabs_on_two_models_keep_both_loaded(app_env, folder, tiny_instruct_
 
 
 def test_the_model_pool_keeps_models_within_its_budget(tiny_reranker_dir, tiny_instruct_dir):
-    from lychee_rerank.app.models import ModelPool, weight_bytes
+    from lychee_rerank.app.models import ModelPool
 
     a, b = str(tiny_reranker_dir), str(tiny_instruct_dir)
     roomy = ModelPool(budget_bytes=1 << 40)
@@ -641,7 +641,7 @@ def test_the_model_pool_keeps_models_within_its_budget(tiny_reranker_dir, tiny_i
     roomy.get(b)
     assert roomy.loaded() == [(a, "auto"), (b, "auto")] and roomy.loads == 2
 
-    tight = ModelPool(budget_bytes=int(1.5 * weight_bytes(roomy.get(a))))  # room for one tiny model only
+    tight = ModelPool(budget_bytes=int(1.5 * roomy.get(a).weight_bytes()))  # room for one tiny model only
     first = tight.get(a)
     tight.get(b)
     assert tight.loaded() == [(b, "auto")] and tight.status(a) == "evicted" and tight.status("other") == "new"
