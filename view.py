@@ -301,6 +301,7 @@ def start_run(given: Given, job: Job | None) -> Job:
         query_image=(reference.name, reference.getvalue()) if reference is not None else None,
         texts=given.texts,
         reused=list(given.reused),
+        spools=list(job.spools) if given.reused and job is not None else [],
         query_source=given.query_source,
     ).start()
     st.session_state[JOB] = job

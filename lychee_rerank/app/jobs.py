@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import LycheeRerankError
 from ..export import top_k_zip, zippable
-from ..intake import ImageInput, bytes_digest
+from ..intake import ImageInput, Spool, bytes_digest
 from ..results import RankResult
 from ..settings import PARSE_SKIPPED
 from .engine import Callbacks, Engine, ModelHandle, RankRequest, RunSettings, input_digest
@@ -54,6 +54,7 @@ class Job:
     texts: list[str] | None = None  # rank these texts instead of images
     query_source: str = "typed"  # "typed"; "own": each image's own prompt; "mix": its prompt and the typed text
     reused: list[ImageInput] = field(default_factory=list, repr=False)  # a previous run's uploads, ranked again
+    spools: list[Spool] = field(default_factory=list, repr=False)  # where ``uploaded`` reads from (a reused run's too)
     state: str = PREPARING
     results: list[RankResult] | None = None  # best first, when finished
     inputs: list[ImageInput] = field(default_factory=list)
@@ -66,7 +67,6 @@ class Job:
     finished: float | None = None
     queued_seconds: float = 0.0  # time spent waiting for another tab's run
     scoring_started: float | None = None  # when the model began on this run (for images/s and the ETA)
-    upload_bytes: int = 0  # what the uploads (zips whole) held, counted while they were still at hand
     _progress: tuple[int, int, RankResult | None] = (0, 0, None)  # (done, total, latest), written as one
     _so_far: list[RankResult] = field(default_factory=list, repr=False)  # scored while the run goes on
     marks: dict[int, str] = field(default_factory=dict)  # input index -> PICK or REJECT, set by the user
@@ -162,15 +162,15 @@ class Job:
 
     def _prepare(self) -> None:
         """PREPARING: read the inputs and compute the cache key."""
-        self.upload_bytes = sum(len(data) for _, data in self.uploads) + sum(
-            len(item.data) for item in self.reused if item.data is not None)
         if self.texts is None:
-            sources = inputs_from_sources(self.uploads, self.folder, self.reused)
+            spool = Spool() if self.uploads else None  # on disk, not in memory: a kept run holds paths (issue 27)
+            self.spools += [spool] if spool is not None else []
+            sources = inputs_from_sources(self.uploads, self.folder, self.reused, spool)
             self.inputs, self.uploaded, self.intake_notes = sources.inputs, sources.uploaded, sources.notes
             digests = [input_digest(item) for item in self.inputs]
         else:
             digests = ["text:" + bytes_digest(text.encode("utf-8")) for text in self.texts]
-        self.uploads, self.reused = [], []  # the inputs hold the bytes now; do not keep two copies
+        self.uploads, self.reused = [], []  # the spool holds the bytes now
         self._progress = (0, len(self.texts if self.texts is not None else self.inputs), None)
         if self.query_image is not None:
             digests.append("query-image:" + bytes_digest(self.query_image[1]))
@@ -256,10 +256,15 @@ class Job:
         return self._thumbs[index]
 
     def nbytes(self) -> int:
-        """About what this job holds in memory: uploaded bytes, the reference image, thumbnails and previews."""
+        """About what this job holds: its uploads (on disk), the reference image, thumbnails and previews."""
         reference = len(self.query_image[1]) if self.query_image is not None else 0
         made = sum(len(b) for b in list(self._thumbs.values())) + sum(len(b) for b in list(self._previews.values()))
         return self.upload_bytes + reference + made
+
+    @property
+    def upload_bytes(self) -> int:
+        """What the uploads this run ranks (zips whole) hold in their spools."""
+        return sum(spool.bytes for spool in self.spools)
 
     def top_k_zip(self, shown: Sequence[RankResult]) -> bytes:
         return top_k_zip(list(shown), self.inputs, len(shown))

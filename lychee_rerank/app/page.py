@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LycheeRerankError, NoImagesError
-from ..intake import ImageInput, collect_inputs, generation_of, inputs_from_uploads, natural_key, prepare_image
+from ..intake import ImageInput, Spool, collect_inputs, generation_of, inputs_from_uploads, natural_key, prepare_image
 from ..results import RankResult
 from ..scoring.query import normalize_query
 from ..settings import DEMO_ALIAS, DEMO_EXAMPLES_DIR, DEMO_MODEL_DIR, PARSE_SKIPPED
@@ -225,10 +225,12 @@ def query_needed(query_source: str) -> bool:
 
 
 def inputs_from_sources(
-    uploads: Sequence[tuple[str, bytes]], folder: str | None, reused: Sequence[ImageInput] = ()
+    uploads: Sequence[tuple[str, bytes]], folder: str | None, reused: Sequence[ImageInput] = (),
+    spool: Spool | None = None,
 ) -> Sources:
-    """Uploaded files (zips expanded; or a previous run's uploads, ``reused``) and a local folder, in that order."""
-    uploaded = list(reused) + (inputs_from_uploads(list(uploads)) if uploads else [])
+    """Uploaded files (zips expanded; or a previous run's uploads, ``reused``) and a local folder, in that order.
+    Given a ``spool``, the uploads' bytes are written there (the inputs read them back)."""
+    uploaded = list(reused) + (inputs_from_uploads(list(uploads), spool=spool) if uploads else [])
     sources = Sources(inputs=list(uploaded), uploaded=uploaded)
     if folder:
         problem = folder_problem(folder)

@@ -1,15 +1,15 @@
 """What survives a page reload: each browser session's choices and run, and the process's recent runs.
 
-Everything lives in this server process's memory, nowhere on disk: a session is keyed by a
+Sessions live in this server process's memory: a session is keyed by a
 random id in the page's URL (``?s=...``), so a refresh or a reopened tab with that URL gets its
 query, settings, language, results and marks back. Only ids this server process issued are
 accepted (each carries an HMAC under a per-process secret): a link with a made-up id, sent to a
 victim, would otherwise let its sender open the victim's query and images at the same URL. The store keeps the last
 :data:`MAX_SESSIONS` sessions and the recent-runs list the last :data:`MAX_RECENT` runs; a
-session or run dropped from them is gone, with the uploaded bytes it held (they were never
-written anywhere). Both are also bounded in bytes (``LYCHEE_SESSION_MEMORY_MIB``, default
-:data:`DEFAULT_MAX_MIB`): past it the oldest sessions and runs go first, so tabs that come and
-go cannot grow the server without bound. Nothing survives a server restart.
+session or run dropped from them is gone, and with the last run that ranks them its uploads'
+folder on disk (:mod:`lychee_rerank.intake.spool`). Both are also bounded in bytes
+(``LYCHEE_SESSION_MEMORY_MIB``, default :data:`DEFAULT_MAX_MIB`): past it the oldest sessions and
+runs go first, so tabs that come and go cannot grow the server without bound. Nothing survives a server restart.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from .inputs import (
 )
 from .probe import header_size
 from .sniff import describe_decode_error, describe_read_error, sniff_non_image
+from .spool import Spool
 from .uploads import inputs_from_uploads
 from .zips import ZipLimits, zip_inputs
 
@@ -53,6 +54,7 @@ __all__ = [
     "Document",
     "DocumentInput",
     "FileOpener",
+    "Spool",
     "as_document",
     "as_documents",
     "read_texts",

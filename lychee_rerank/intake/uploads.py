@@ -7,6 +7,8 @@
   problem input.
 * Browsers send names like ``C:\\fakepath\\b.jpg``; the display name keeps
   '/' separators and drops drives, ``..`` and leading slashes.
+* Given a :class:`~.spool.Spool` (the app does), the bytes are written to disk
+  and the inputs read them back when needed: nothing holds them in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from ..errors import NoImagesError
 from ..settings import DEFAULT_MAX_IMAGES, MAX_FILE_BYTES, ZIP_EXTENSION
 from .inputs import ImageInput, check_image_count, human_size, problem_input
+from .spool import Spool
 from .zips import ZipLimits, zip_inputs
 
 logger = logging.getLogger(__name__)
@@ -31,10 +34,12 @@ def inputs_from_uploads(
     max_images: int = DEFAULT_MAX_IMAGES,
     zip_limits: ZipLimits | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
+    spool: Spool | None = None,
 ) -> list[ImageInput]:
     """Inputs for (filename, bytes) uploads: ``.zip`` uploads expand into their image members.
 
     Other files are kept whatever their type (the decoder says what is wrong with them).
+    With a ``spool`` the bytes are written there and the inputs read them back when needed.
     Raises NoImagesError for no files, TooManyImagesError above ``max_images``.
     """
     limits = zip_limits or ZipLimits(max_member_bytes=max_file_bytes)
@@ -43,9 +48,12 @@ def inputs_from_uploads(
     for raw_name, data in files:
         name = _upload_name(raw_name)
         if name.lower().endswith(ZIP_EXTENSION):
-            inputs.extend(zip_inputs(name, _bytes_zip(bytes(data)), limits, notes))
+            opener = spool.zip_opener(name, data) if spool is not None else _bytes_zip(bytes(data))
+            inputs.extend(zip_inputs(name, opener, limits, notes))
         elif len(data) > max_file_bytes:
             inputs.append(problem_input(name, f"file too large: over the {human_size(max_file_bytes)} limit per file"))
+        elif spool is not None:
+            inputs.append(ImageInput(name=name, opener=spool.opener(name, data, max_file_bytes)))
         else:
             inputs.append(ImageInput(name=name, data=bytes(data)))
     for note in notes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from lychee_rerank.app.sessions import SessionStore
 from lychee_rerank.settings import MAX_FILE_BYTES
 
 from helpers import ROOT, png_bytes
+from image_factory import zip_bytes
 
 
 class HeldBytes:
@@ -76,3 +78,27 @@ def test_too_many_uploads_tells_a_web_user_what_to_do_not_a_command_line_flag():
         shown = translate_warning(lang, str(caught.value))
         assert "1200" in shown and "1000" in shown and "--max-images" not in shown and "max_images" not in shown
     assert translate_warning("zh", str(caught.value)).startswith("上传了 1200 张图片")
+
+
+def test_a_kept_run_holds_its_uploads_on_disk_until_no_run_needs_them(tiny_reranker_dir: Path):
+    """Issue 27: kept runs cost paths, not the uploads' bytes; a run that ranks them again keeps their folder."""
+    handle, engine = eng.ModelHandle.load(str(tiny_reranker_dir), "auto"), eng.Engine()
+    uploads = [(f"{i}.png", png_bytes((i * 60, 0, 0), (64, 64))) for i in range(3)]
+    uploads.append(("more.zip", zip_bytes([("d.png", png_bytes("blue"))])))
+    first = jobs.Job(handle=handle, engine=engine, settings=eng.RunSettings(model="tiny"), query="red",
+                     instruction=None, uploads=list(uploads))
+    assert first.start().wait(60) and first.state == jobs.DONE
+    assert all(item.data is None for item in first.inputs) and first.uploads == []
+    [folder] = [spool.path for spool in first.spools]
+    assert first.upload_bytes == sum(len(data) for _, data in uploads)
+    again = jobs.Job(handle=handle, engine=engine, settings=eng.RunSettings(model="tiny"), query="blue",
+                     instruction=None, uploads=[], reused=list(first.uploaded), spools=list(first.spools))
+    del first
+    gc.collect()
+    assert folder.is_dir()  # the second run ranks the same uploads
+    assert again.start().wait(60) and again.state == jobs.DONE
+    assert sorted(r.name for r in again.results) == ["0.png", "1.png", "2.png", "more.zip/d.png"]
+    assert all(r.ok for r in again.results) and again.thumbnail(3)[:2] == b"\xff\xd8"
+    del again
+    gc.collect()
+    assert not folder.exists()
