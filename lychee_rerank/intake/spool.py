@@ -8,6 +8,8 @@ objects, so the inputs also cross to the app's model process as paths.
 * The folder is made by :mod:`tempfile` (mode 0700, under ``TMPDIR``) and named with the server's
   process id. It is deleted when its :class:`Spool` is dropped (the run that owns it is forgotten)
   or when the process exits normally.
+* A server that stops deletes its folders as it shuts down (:func:`delete_own_folders`, from the app's
+  lifespan: uvicorn ends on SIGTERM by raising the signal again, so no exit handler would run).
 * A server that was killed cannot delete its folders: the first spool of the next server deletes
   the folders whose process is gone (:func:`sweep_orphans`).
 """
@@ -83,6 +85,14 @@ def sweep_orphans(folder: str | None = None) -> int:
     if deleted:
         logger.info("deleted %d upload folder(s) left in %s by servers that ended", deleted, root)
     return deleted
+
+
+def delete_own_folders(folder: str | None = None) -> int:
+    """Delete every upload folder of this process (the server is stopping); how many."""
+    own = list(Path(folder or tempfile.gettempdir()).glob(f"{PREFIX}{os.getpid()}-*"))
+    for entry in own:
+        shutil.rmtree(entry, ignore_errors=True)
+    return len(own)
 
 
 @functools.cache

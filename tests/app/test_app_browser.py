@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import zipfile
@@ -20,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from lychee_rerank.intake import spool
 
 from helpers import ROOT, SLOW, XSS_NAME, build_tiny_model, jpeg_bytes, png_bytes
 
@@ -531,10 +534,18 @@ def test_cards_keep_readable_buttons_and_marks_show_at_a_glance(tiny_reranker_di
         assert float(page.locator(".lr-card.lr-picked").evaluate("el => getComputedStyle(el).opacity")) == 1
 
 
+def upload_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob(f"{spool.PREFIX}*"))
+
+
 def test_uploads_survive_a_reload_and_rank_again_with_a_new_query(tiny_reranker_dir: Path):
-    """Issue 21 bug 8: after a reload the uploader was empty and Run asked for images."""
+    """Issue 21 bug 8: after a reload the uploader was empty and Run asked for images. Issue 27: the uploads wait on
+    disk, not in the server's memory, and their folder goes when the server stops."""
+    before = upload_folders()
     with streamlit_server(str(tiny_reranker_dir)) as url, browser_page() as page:
         rank_images(page, url, "a red circle", distinct_pngs(3))
+        [folder] = upload_folders() - before
+        assert len(list(folder.iterdir())) == 3
         page.reload()
         sync_api.expect(page.locator(".lr-card")).to_have_count(3)
         reuse = page.get_by_role("checkbox", name=re.compile("使用上次上传的 3 张图片"))
@@ -554,6 +565,8 @@ def test_uploads_survive_a_reload_and_rank_again_with_a_new_query(tiny_reranker_
         earlier.click()
         sync_api.expect(page.locator(".lr-query")).to_contain_text("a red circle")
         sync_api.expect(page.locator(".lr-card")).to_have_count(3)
+        assert upload_folders() - before == {folder}  # ranked again from the same files
+    assert not folder.exists()  # the server deleted it as it stopped (SIGTERM)
 
 
 def test_the_demo_banner_loads_the_examples():

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from lychee_rerank.intake import FileOpener, Spool, inputs_from_uploads
-from lychee_rerank.intake.spool import PREFIX, sweep_orphans
+from lychee_rerank.intake.spool import PREFIX, delete_own_folders, sweep_orphans
 
 import image_factory as factory
 from intake_checks import PNG, names, prepare
@@ -70,3 +70,12 @@ def test_folders_of_servers_that_ended_are_swept(tmp_path: Path) -> None:
         (folder / "00001.png").write_bytes(PNG)
     assert sweep_orphans(str(tmp_path)) == 1
     assert not dead.exists() and alive.is_dir() and other.is_dir()
+
+
+def test_a_stopping_server_deletes_only_its_own_folders(tmp_path: Path) -> None:
+    own, other = tmp_path / f"{PREFIX}{os.getpid()}-abc", tmp_path / f"{PREFIX}1-def"
+    for folder in (own, other):
+        folder.mkdir()
+        (folder / "00001.png").write_bytes(PNG)
+    assert delete_own_folders(str(tmp_path)) == 1
+    assert not own.exists() and other.is_dir()
