@@ -2,8 +2,9 @@
 //
 // It fetches the run's JSON feed (lychee_rerank/app/live_feed.py) again as soon as each answer
 // comes (the server holds each for up to poll_ms, less when the run ends) and redraws only the
-// parts that changed, so the page needs no Streamlit rerun while the model works. When the
-// feed says the run ended it fires the "finished" trigger once: that rerun draws the results.
+// parts that changed (the best-so-far cards at most every grid_ms), so the page needs no
+// Streamlit rerun while the model works. When the feed says the run ended it fires the
+// "finished" trigger once: that rerun draws the results.
 // Every text is set as textContent, never parsed as HTML.
 
 const views = new WeakMap();  // parentElement -> its view
@@ -17,6 +18,7 @@ export default function (component) {
   }
   view.trigger = setTriggerValue;
   view.pollMs = data.poll_ms;
+  view.gridMs = data.grid_ms;
   if (view.token !== data.token) {
     view.token = data.token;
     view.base = window.location.origin + window.location.pathname.replace(/[^/]*$/, "");
@@ -124,7 +126,12 @@ function draw(view, snap) {
     view.stop.textContent = snap.stop;
     view.stop.disabled = snap.stopping;
   }
-  if (changed(view, "grid", [snap.header, snap.cards, snap.columns])) drawGrid(view, snap);
+  // Each move of the grid is layout, paint and new thumbnails to fetch and decode, on the CPU the model needs.
+  const gridDue = snap.finished || !(performance.now() - view.gridAt < view.gridMs);
+  if (gridDue && changed(view, "grid", [snap.header, snap.cards, snap.columns])) {
+    drawGrid(view, snap);
+    view.gridAt = performance.now();
+  }
   if (snap.finished) finish(view);
 }
 

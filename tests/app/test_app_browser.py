@@ -581,16 +581,32 @@ def test_the_demo_banner_loads_the_examples():
         assert page.locator(".lr-card .lr-name").first.inner_text() == "red_circle.png"
 
 
+# Notes the page's clock each time the best-so-far grid changes (one MutationObserver callback per redraw).
+RECORD_GRID_MOVES = """(() => {
+  window.lrGridMoves = [];
+  new MutationObserver((records) => {
+    const inGrid = (node) => (node.nodeType === 1 ? node : node.parentElement)?.closest(".lr-live-grid");
+    if (records.some((record) => inGrid(record.target))) window.lrGridMoves.push(performance.now());
+  }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+})()"""
+
+
 def test_cards_fill_in_while_the_run_goes_on(slow_reranker_dir: Path):
-    """Issue 16 item 2: the best so far appear while 100 images are scored (a model slow enough to watch)."""
+    """Issue 16 item 2: the best so far appear while 100 images are scored (a model slow enough to watch).
+    Issue 27: they move at most once a second (live_feed.GRID_MS), while the progress line moves more often."""
     files = distinct_pngs(100, (128, 128))
     with streamlit_server(str(slow_reranker_dir)) as url, browser_page() as page:
+        page.add_init_script(RECORD_GRID_MOVES)
         start_run(page, url, "a red circle", files)
         page.locator(".lr-live").first.wait_for()  # while the run goes on
         assert page.get_by_text(re.compile(r"目前最好的 \d+ 张")).count() == 1
         sync_api.expect(page.get_by_text("完成：100 张图片已排序")).to_be_visible()
         sync_api.expect(page.locator(".lr-live")).to_have_count(0)
         sync_api.expect(page.locator(".lr-card")).to_have_count(60)  # the first page of the grid
+        moves = page.evaluate("window.lrGridMoves")
+    gaps = [later - earlier for earlier, later in zip(moves, moves[1:])]
+    assert len(gaps) >= 3, moves
+    assert min(gaps[:-1]) >= 900, gaps  # the last move, when the run ends, is not held back
 
 
 def test_stop_in_the_browser_keeps_what_was_scored(slow_reranker_dir: Path):
