@@ -1,7 +1,7 @@
 """The app against the library on the same work: a run in a real browser vs ``Reranker.rank`` on the same files.
 
     python benchmarks/page_updates.py --model demo --images 150,500 [--rounds 3] [--second-tab] [--stop]
-                                      [--repeat 10] [--profile DIR]
+                                      [--repeat 10] [--profile DIR] [--same-session]
 
 For each ``--images`` count: ``Reranker.rank`` in this process on N distinct synthetic JPEGs (after a
 warm-up), then the same N images uploaded to ``streamlit run app.py`` in Debian's Chromium
@@ -15,7 +15,8 @@ during each app run. ``--stop``: one more run of the largest count, Stop pressed
 way in, timed until the page says it stopped. ``--repeat R``: R more runs of the largest count
 (new images each time) with the RSS of the server and its model process after each.
 ``--profile DIR``: py-spy samples the server and its model process during each timed app run (DIR/app-N-R.txt, collapsed
-stacks). Needs /usr/bin/chromium.
+stacks). The server starts in a session of its own, as a user's does (see :func:`start_server`); ``--same-session``
+keeps it in this script's, with Chromium. Needs /usr/bin/chromium.
 """
 
 from __future__ import annotations
@@ -86,20 +87,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="library and app runs taken in turns per count; medians reported (default 1)")
     parser.add_argument("--repeat", type=int, default=0, help="more runs of the largest count, RSS after each")
     parser.add_argument("--profile", default=None, help="folder for py-spy profiles of the server's runs")
+    parser.add_argument("--same-session", action="store_true",
+                        help="start the server in this script's session, with Chromium (as before 2026-12-02)")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/out/page_updates.json)")
     args = parser.parse_args(argv)
     args.counts = [int(n) for n in args.images.split(",")]
     return args
 
 
-def start_server(model: str, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(model: str, log: Path, same_session: bool = False) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` on a free port. In a session of its own unless ``same_session``: a user starts the
+    server in a terminal and opens the page in the desktop's browser, so on Linux (autogroup, or the desktop's
+    cgroups) the scheduler shares the CPU between the two groups, not between Chromium's many threads and the
+    model's two."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "LYCHEE_MODEL": model, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=not same_session,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -377,7 +384,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     info = machine_info()
     log = Path(args.out or DEFAULT_OUT_DIR / "page_updates.json").with_suffix(".server.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    process, url = start_server(args.model, log)
+    process, url = start_server(args.model, log, args.same_session)
     try:
         figures = measure(args, url, process.pid)
     finally:
@@ -386,12 +393,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     info["load_average_end"] = load_average()
     info["torch_threads"] = figures.pop("torch_threads")  # what the runs use (the server picks the same)
     return {"benchmark": "page_updates", "model": args.model, "size": args.size, "second_tab": args.second_tab,
-            **figures, "machine": info}
+            "same_session": args.same_session, **figures, "machine": info}
 
 
 def print_table(report: dict[str, Any], path: Any) -> None:
     tab = ", a second tab open on results" if report["second_tab"] else ""
-    print(f"# app vs library: {report['model']}, {report['size']} px images, Chromium{tab}; "
+    session = "the server in Chromium's session" if report.get("same_session") else "the server in its own session"
+    print(f"# app vs library: {report['model']}, {report['size']} px images, Chromium{tab}, {session}; "
           f"{describe_machine(report['machine'])}; full: {path}")
     rows = [[r["images"], f"{r['library_s']:.2f} s", f"{r['app_s']:.2f} s",
              f"{r['ratio']:.2f}" + (f" ({', '.join(f'{x:.2f}' for x in r['ratios'])})" if len(r["ratios"]) > 1 else ""),
