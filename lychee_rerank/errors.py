@@ -72,3 +72,7 @@ class OutputFolderError(LycheeRerankError, OSError):
 
 class ModelProcessError(LycheeRerankError):
     """The app's model process ended or stopped answering; the model is loaded again on the next run."""
+
+
+class UploadSpoolError(LycheeRerankError, OSError):
+    """The app could not keep a run's uploads in its temporary folder (the disk is full, TMPDIR cannot be written)."""

@@ -311,6 +311,8 @@ _WARNING_PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (re.compile(r"^found (?P<found>\d+) images in (?P<where>.+), more than the limit of (?P<limit>\d+) per run$"), {"zh": "{where}中共有 {found} 张图片，超过每次 {limit} 张的上限", "en": "{found} images in {where}, more than the limit of {limit} per run"}),
     (re.compile(r"^raise the limit \(max_images=\d+, or --max-images \d+ on the command line\) or pass a smaller folder$"), {"zh": "请分成几批排序，每批不超过上限", "en": "rank them in smaller batches, each within the limit"}),
     # Intake warnings, run errors and model errors: Chinese only (the English original is shown as it is).
+    (re.compile(r"^could not keep the uploads on disk in (?P<folder>.+) \((?P<reason>[^)]*)\)$"), {"zh": "无法把上传的图片暂存到磁盘 {folder}（{reason}）"}),
+    (re.compile(r"^free some space there, or start the app with TMPDIR set to a folder with room$"), {"zh": "请清理该处的磁盘空间，或设置 TMPDIR 为有空间的文件夹后重新启动应用"}),
     (re.compile(r"^very small image \((?P<size>[^)]+)\)"), {"zh": "图片过小（{size}）：已放大后打分，分数可能不可靠"}),
     (re.compile(r"^extreme aspect ratio \((?P<size>[^,]+), (?P<ratio>[^)]+)\)"), {"zh": "长宽比极端（{size}，{ratio}）：已用白色填充到 100:1 后打分"}),
     (re.compile(r"^animated image \((?P<n>\d+) frames\)"), {"zh": "动图（{n} 帧）：只对第一帧打分"}),

@@ -25,6 +25,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..errors import UploadSpoolError
 from ..settings import MAX_FILE_BYTES
 from .inputs import FileOpener
 
@@ -40,7 +41,10 @@ class Spool:
 
     def __init__(self) -> None:
         sweep_orphans_once()
-        self._folder = tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-")
+        try:
+            self._folder = tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-")
+        except OSError as exc:
+            raise _spool_error(exc, tempfile.gettempdir()) from exc
         self.path = Path(self._folder.name)
         self.bytes = 0
         self._count = 0
@@ -50,7 +54,10 @@ class Spool:
         self._count += 1
         suffix = _SUFFIX.search(name)
         path = self.path / f"{self._count:05d}{suffix.group(0).lower() if suffix else ''}"
-        path.write_bytes(data)
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise _spool_error(exc, str(self.path.parent)) from exc
         self.bytes += len(data)
         return path
 
@@ -65,6 +72,11 @@ class Spool:
     def close(self) -> None:
         """Delete the folder now (it is also deleted when this object is dropped)."""
         self._folder.cleanup()
+
+
+def _spool_error(exc: OSError, folder: str) -> UploadSpoolError:
+    return UploadSpoolError(f"could not keep the uploads on disk in {folder} ({exc.strerror or exc}); "
+                            "free some space there, or start the app with TMPDIR set to a folder with room")
 
 
 def sweep_orphans(folder: str | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,18 @@ def test_a_kept_run_holds_its_uploads_on_disk_until_no_run_needs_them(tiny_reran
     del again
     gc.collect()
     assert not folder.exists()
+
+
+def test_uploads_that_cannot_be_kept_on_disk_fail_the_run_with_advice(tiny_reranker_dir: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    from lychee_rerank.app.text import translate_warning
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    job = jobs.Job(handle=eng.ModelHandle.load(str(tiny_reranker_dir), "auto"), engine=eng.Engine(),
+                   settings=eng.RunSettings(model="tiny"), query="red", instruction=None,
+                   uploads=[("a.png", png_bytes("red"))])
+    assert job.start().wait(60) and job.state == jobs.ERROR
+    assert "TMPDIR" in job.error and "missing" in job.error
+    shown = translate_warning("zh", job.error)
+    assert shown.startswith("无法把上传的图片暂存到磁盘")
+    assert shown.endswith("设置 TMPDIR 为有空间的文件夹后重新启动应用")

@@ -8,8 +8,12 @@ import pickle
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
+
+from lychee_rerank.errors import UploadSpoolError
 from lychee_rerank.intake import FileOpener, Spool, inputs_from_uploads
 from lychee_rerank.intake.spool import PREFIX, delete_own_folders, sweep_orphans
 
@@ -79,3 +83,14 @@ def test_a_stopping_server_deletes_only_its_own_folders(tmp_path: Path) -> None:
         (folder / "00001.png").write_bytes(PNG)
     assert delete_own_folders(str(tmp_path)) == 1
     assert not own.exists() and other.is_dir()
+
+
+def test_a_spool_that_cannot_be_written_says_how_to_fix_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(UploadSpoolError, match=r"in .*missing \(.*\); free some space there, or .*TMPDIR"):
+        Spool()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spool = Spool()
+    spool.close()  # the folder went (as if cleaned away): writing into it fails with the same advice
+    with pytest.raises(UploadSpoolError, match="TMPDIR"):
+        inputs_from_uploads([("a.png", PNG)], spool=spool)
