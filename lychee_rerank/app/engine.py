@@ -1,11 +1,11 @@
-"""What every browser tab of one server process shares: the loaded model, the run lock and the score cache."""
+"""What every browser tab of one server process shares: the loaded model, the run queue and the score cache."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -169,9 +169,46 @@ class ScoreCache:
                 self._data.popitem(last=False)
 
 
+class RunQueue:
+    """One run on the model at a time, taken in the order Run was pressed: a tab still writing a big upload to disk
+    keeps its place, so a tab that pressed Run after it does not run first."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._line: deque[int] = deque()  # id() of the waiting jobs, first pressed first
+        self._changed = threading.Condition()
+
+    def join(self, who: object) -> None:
+        with self._changed:
+            self._line.append(id(who))
+
+    def leave(self, who: object) -> None:
+        with self._changed:
+            if id(who) in self._line:
+                self._line.remove(id(who))
+                self._changed.notify_all()
+
+    def take(self, who: object, timeout: float) -> bool:
+        """Take the model if ``who`` is first in line and the model is free; else wait up to ``timeout`` s for a
+        change and say False."""
+        with self._changed:
+            if self._line and self._line[0] == id(who) and self.lock.acquire(blocking=False):
+                self._line.popleft()
+                self._changed.notify_all()
+                return True
+            self._changed.wait(timeout)
+            return False
+
+    def release(self) -> None:
+        with self._changed:
+            self.lock.release()
+            self._changed.notify_all()
+
+
 class Engine:
     """Shared by every browser tab of the process (held by st.cache_resource)."""
 
     def __init__(self) -> None:
-        self.run_lock = threading.Lock()  # one run on the model/GPU at a time
+        self.runs = RunQueue()
+        self.run_lock = self.runs.lock  # held while a run uses the model/GPU
         self.cache = ScoreCache()

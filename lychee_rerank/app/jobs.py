@@ -5,7 +5,7 @@ States and transitions (each a method below)::
     PREPARING ──(same query/images/settings scored before)──────────────► DONE (cached)
         │ _prepare: read the inputs
         ▼
-    QUEUED  ◄── _wait_turn: another tab holds the run lock; Stop here ──► STOPPED
+    QUEUED  ◄── _wait_turn: another tab runs or pressed Run first; Stop here ──► STOPPED
         │
         ▼
     RUNNING ── _score: Reranker.rank with progress ──► DONE | STOPPED (Stop pressed)
@@ -13,8 +13,8 @@ States and transitions (each a method below)::
 
 ``on_progress`` writes the count and the latest result (one tuple) into the
 job; the page polls it from an ``st.fragment(run_every=...)``; Stop sets an
-event that ``should_stop`` reads between images. One process-wide lock
-(``Engine.run_lock``) lets one run use the GPU at a time.
+event that ``should_stop`` reads between images. One process-wide queue
+(``Engine.runs``) lets one run use the GPU at a time, in the order Run was pressed.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class Job:
 
     # -- control, from the page
     def start(self) -> Job:
+        self.engine.runs.join(self)  # here, in the page's thread: the line is the order of the presses
         self._thread = threading.Thread(target=self._run, name="lychee-rerank-job", daemon=True)
         self._thread.start()
         return self
@@ -151,12 +152,13 @@ class Job:
                 if not self._from_cache():  # another tab may have just scored the same
                     self._score()
             finally:
-                self.engine.run_lock.release()
+                self.engine.runs.release()
         except LycheeRerankError as exc:
             self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - shown in the page, never a traceback
             self._fail(f"{type(exc).__name__}: {exc}")
         finally:
+            self.engine.runs.leave(self)  # a cached, stopped or failed run gives up its place
             self.finished = time.monotonic()
             self._finished.set()
 
@@ -190,13 +192,13 @@ class Job:
         return True
 
     def _wait_turn(self) -> bool:
-        """-> QUEUED while another tab runs; False (-> STOPPED) when Stop is pressed while waiting."""
-        if self.engine.run_lock.acquire(blocking=False):
+        """-> QUEUED while another tab runs or was first; False (-> STOPPED) when Stop is pressed while waiting."""
+        if self.engine.runs.take(self, 0):
             return True
         self.state = QUEUED
         waiting_since = time.monotonic()
         try:
-            while not self.engine.run_lock.acquire(timeout=QUEUE_POLL_S):
+            while not self.engine.runs.take(self, QUEUE_POLL_S):
                 if self._stop.is_set():
                     self.results, self.state = [], STOPPED
                     return False

@@ -347,6 +347,42 @@ def test_stopping_a_queued_run_ends_it(slow_handle, tmp_path):
         engine.run_lock.release()
 
 
+def test_runs_take_the_model_in_the_order_run_was_pressed():
+    """A tab still writing its big upload to disk keeps its place: a tab that pressed Run after it waits (under load,
+    the browser test's second tab, with 50 images, ran before the first tab's 600)."""
+    runs, first, second = eng.RunQueue(), object(), object()
+    runs.join(first)
+    runs.join(second)
+    assert not runs.take(second, 0)  # the first has not asked for the model yet, but it pressed first
+    assert runs.take(first, 0)
+    assert not runs.take(second, 0)  # the first holds the model
+    runs.release()
+    assert runs.take(second, 0)
+    runs.release()
+    late, gone = object(), object()
+    runs.join(gone)
+    runs.join(late)
+    runs.leave(gone)  # cached, stopped or failed before its turn: it gives up its place
+    assert runs.take(late, 0)
+    runs.release()
+
+
+def test_a_run_pressed_later_waits_for_the_one_pressed_first(slow_handle, tmp_path):
+    """The same with real jobs: the second waits (QUEUED) until the first has had the model."""
+    engine = eng.Engine()
+    engine.run_lock.acquire()  # another tab's run: both jobs line up behind it
+    try:
+        first = new_job(slow_handle, engine, "red", make_image_folder(tmp_path / "a", corrupt=False)).start()
+        second = new_job(slow_handle, engine, "blue", make_image_folder(tmp_path / "b", corrupt=False)).start()
+        assert wait_until(lambda: first.state == second.state == jobs.QUEUED, 10)
+    finally:
+        engine.run_lock.release()
+    assert first.wait(60) and second.wait(60)
+    assert first.state == second.state == jobs.DONE
+    assert first.scoring_started < second.scoring_started
+    assert second.queued_seconds > first.queued_seconds  # it also waited for the first one's run
+
+
 # --- small helpers ------------------------------------------------------------------------------
 
 
