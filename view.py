@@ -758,6 +758,8 @@ def run_and_results() -> None:
     draw_run_button(job, reason)
     if job is not None:
         draw_progress_section(job)
+    else:
+        live_feed.mount_idle()
     if job is not None and not job.active and job.results:
         draw_results(job)
     session_store().save(st.session_state[SESSION], st.session_state, JOB)

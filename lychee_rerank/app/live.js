@@ -12,6 +12,10 @@ const views = new WeakMap();  // parentElement -> its view
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   let view = views.get(parentElement);
+  if (!data.token) {  // mounted before any run (live_feed.mount_idle): this script loads, nothing is drawn
+    if (view) remove(view, parentElement);
+    return undefined;
+  }
   if (!view) {
     view = createView(parentElement);
     views.set(parentElement, view);
@@ -29,12 +33,14 @@ export default function (component) {
     draw(view, data.snapshot);
     schedule(view, 0);
   }
-  return () => {
-    clearTimeout(view.timer);
-    view.token = null;
-    views.delete(parentElement);
-    view.root.remove();
-  };
+  return () => remove(view, parentElement);
+}
+
+function remove(view, parent) {
+  clearTimeout(view.timer);
+  view.token = null;
+  views.delete(parent);
+  view.root.remove();
 }
 
 function createView(parent) {

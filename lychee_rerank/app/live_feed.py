@@ -184,6 +184,13 @@ def mount(job: Job, lang: str, previous: Job | None, on_stop: Callable[[], None]
     _component()(key="lr_live", data=data, on_stop_change=on_stop, on_finished_change=on_finished)
 
 
+def mount_idle() -> None:
+    """The live view with nothing to show, on a page with no run yet. A fresh tab's first Run otherwise fetched,
+    parsed and ran the component runtime's scripts (four files) and live.js in the first half second of scoring,
+    on the CPU the model needs (a Chromium trace, 2 cores); mounted now, they load while the user fills the form."""
+    _component()(key="lr_live", data={"token": None})
+
+
 def thumbnail_src(job: Job, index: int) -> str:
     """The URL of a thumbnail of ``job``'s image ``index``: made in the server's thread pool when the browser first
     asks (never while the page is drawn), then cached by the browser."""

@@ -77,6 +77,21 @@ def captions(at: AppTest) -> list[str]:
 # --- the page ------------------------------------------------------------------------------
 
 
+def live_views(at: AppTest) -> list:
+    return [e for e in at.main if str(getattr(e, "key", "")).endswith("lr_live")]
+
+
+def test_the_live_view_is_mounted_idle_before_the_first_run(app_env, folder):
+    """Issue 27: its script loads with the page, not in the first half second of scoring (a running view is
+    tested in Chromium); the results replace it."""
+    at = open_app()
+    idle = live_views(at)
+    assert len(idle) == 1 and idle[0].proto.component_name == "lychee_live"
+    assert json.loads(idle[0].proto.json) == {"token": None}
+    run_to_end(at, "a red circle", folder)
+    assert live_views(at) == [] and cards(at)
+
+
 def test_run_says_what_is_missing_and_starts_nothing_until_query_and_images(app_env, folder):
     at = open_app()
     assert not at.button(key="run").disabled  # never disabled while idle: see the browser test

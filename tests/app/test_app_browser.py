@@ -68,6 +68,7 @@ def streamlit_server(model: str, timeout: float = 90, env: dict[str, str] | None
     port = free_port()
     env = {**os.environ, "LYCHEE_MODEL": model, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "LYCHEE_MODEL_PROCESS": "1", **(env or {})}
+    ARTIFACTS.mkdir(exist_ok=True)  # a test run alone on a fresh clone has made no other artifact yet
     log = open(ARTIFACTS / f"streamlit-{port}.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
@@ -574,6 +575,9 @@ def test_the_demo_banner_loads_the_examples():
     with streamlit_server("demo") as url, browser_page() as page:
         page.goto(url)
         page.get_by_text("当前是内置演示模型。").wait_for()
+        # Issue 27: the live view's script loads with the page (live_feed.mount_idle), drawing nothing until Run
+        sync_api.expect(page.locator('[data-testid="stBidiComponentRegular"]')).to_have_count(1)
+        assert page.locator(".lr-livebox").count() == 0
         page.get_by_role("button", name="载入内置示例").click()
         sync_api.expect(page.locator("textarea").first).to_have_value("a red circle")
         page.get_by_role("button", name="开始重排序").click()
