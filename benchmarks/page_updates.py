@@ -404,6 +404,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(report: dict[str, Any], path: Any) -> None:
+    nan = float("nan")  # figures a report from before they were measured lacks
     tab = ", a second tab open on results" if report["second_tab"] else ""
     session = "the server in Chromium's session" if report.get("same_session") else "the server in its own session"
     print(f"# app vs library: {report['model']}, {report['size']} px images, Chromium{tab}, {session}; "
@@ -413,14 +414,15 @@ def print_table(report: dict[str, Any], path: Any) -> None:
              f"{r['grid_s']:.2f} s", f"{r['messages']}",
              f"{r['bytes'] / 1024:.0f} + {r['media_bytes'] / 1024:.0f} KiB",
              f"{r['progress_per_s']:.1f}/s (max gap {r['progress_gap_max_s']:.2f} s)",
-             f"{r['library_cpu_s']:.1f} / {r['server_cpu_s']:.1f} / {r['chromium_cpu_s']:.1f}"]
+             f"{r['library_cpu_s']:.1f} / {r['server_cpu_s']:.1f} ({r.get('model_cpu_s', nan):.1f}) / "
+             f"{r['chromium_cpu_s']:.1f} / {r.get('harness_cpu_s', nan):.1f}"]
             for r in report["rows"]]
     print(format_table(["images", "library rank()", "app Run → 完成", "ratio (each round)", "app Run → grid",
                         "messages", "bytes: websocket + HTTP", "progress line moves",
-                        "CPU s: library / server / Chromium"], rows))
+                        "CPU s: library / server + model (model) / Chromium / harness"], rows))
     harness = ", ".join(f"{r['images']}: {r['harness_s']:.2f} s" for r in report["rows"])
     print("Times in the page, from the Run click. The harness's own clock, from its click call until it heard the "
-          f"grid was drawn: {harness}.")
+          f"grid was drawn: {harness}. CPU from the click to the grid; harness: this script and Playwright's driver.")
     if "stop_s" in report:
         print("Stop pressed → the server has stopped the run (after its current image): "
               f"{report['stop_acknowledged_s']:.2f} s; → the stopped line and the results drawn: "

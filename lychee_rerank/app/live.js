@@ -119,6 +119,7 @@ function changed(view, part, value) {
 
 function draw(view, snap) {
   if (!snap) return;
+  if (snap.finished) finish(view);  // first: the server starts drawing the results while this last picture is drawn
   if (changed(view, "progress", [snap.progress, snap.fraction])) {
     view.text.textContent = snap.progress;
     view.fill.style.width = `${(snap.fraction * 100).toFixed(2)}%`;
@@ -138,7 +139,6 @@ function draw(view, snap) {
     drawGrid(view, snap);
     view.gridAt = performance.now();
   }
-  if (snap.finished) finish(view);
 }
 
 function drawLines(box, lines) {
