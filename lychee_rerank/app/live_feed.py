@@ -32,6 +32,7 @@ from .jobs import PREPARING, QUEUED, RUNNING, Job
 from .page import LIVE_CARDS, LIVE_COLUMNS, duration_text, short_query
 from .text import DEFAULT_LANGUAGE, doc_words, t, translate_warning
 
+KEY = "lr_live"  # one key for the idle and the running view: the same element, its script loaded once
 LIVE_PATH = "/api/lychee/live/{token}"
 THUMB_PATH = "/api/lychee/thumb/{token}/{which}/{index:int}"
 STOP_PATH = "/api/lychee/stop/{token}"
@@ -181,14 +182,14 @@ def mount(job: Job, lang: str, previous: Job | None, on_stop: Callable[[], None]
     data = {"token": token, "url": LIVE_PATH.format(token=token).removeprefix("/"),
             "stop_url": STOP_PATH.format(token=token).removeprefix("/"), "poll_ms": POLL_MS, "grid_ms": GRID_MS,
             "snapshot": snapshot(token)}
-    _component()(key="lr_live", data=data, on_stop_change=on_stop, on_finished_change=on_finished)
+    _component()(key=KEY, data=data, on_stop_change=on_stop, on_finished_change=on_finished)
 
 
 def mount_idle() -> None:
     """The live view with nothing to show, on a page with no run yet. A fresh tab's first Run otherwise fetched,
     parsed and ran the component runtime's scripts (four files) and live.js in the first half second of scoring,
     on the CPU the model needs (a Chromium trace, 2 cores); mounted now, they load while the user fills the form."""
-    _component()(key="lr_live", data={"token": None})
+    _component()(key=KEY, data={"token": None})
 
 
 def thumbnail_src(job: Job, index: int) -> str:
