@@ -131,6 +131,18 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
+def median_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """A distribution-free confidence interval for the median (order statistics; scipy's quantile test): on a
+    noisy machine it says whether a target such as a ratio of 1.15 was met, missed, or not told apart. NaNs when
+    there are too few values for ``level`` (fewer than 6 for 95%)."""
+    from scipy.stats import quantile_test  # lazy: only the scripts that report an interval need scipy
+
+    if len(values) < 2:
+        return math.nan, math.nan
+    interval = quantile_test(list(values), q=median(values), p=0.5).confidence_interval(level)
+    return float(interval.low), float(interval.high)
+
+
 def write_json(data: dict[str, Any], out: str | Path | None, default_name: str) -> Path:
     """Write ``data`` to ``out`` or benchmarks/out/<default_name>; return the path."""
     path = Path(out) if out else DEFAULT_OUT_DIR / default_name

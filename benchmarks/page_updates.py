@@ -9,11 +9,12 @@ warm-up), then the same N images uploaded to ``streamlit run app.py`` in Debian'
 from the click until the "完成" line appears and until the grid's first page is drawn. Prints both
 times and their ratio, the websocket messages and bytes and the CPU seconds from the click to the
 grid, and how often the progress line moved. ``--rounds R``: R library and app runs per count
-taken in turns (new images each), the median reported with each round's ratio: on a shared 2-core
-machine one run's figure can be off by 20%. ``--second-tab``: another tab sits on a results page
-during each app run. ``--stop``: one more run of the largest count, Stop pressed a third of the
-way in, timed until the page says it stopped. ``--repeat R``: R more runs of the largest count
-(new images each time) with the RSS of the server and its model process after each.
+taken in turns (new images each), the median reported with each round's ratio and, from 6 rounds, a
+95% interval for the median: on a shared 2-core machine one run's figure can be off by 20%, and the
+interval says whether a target (1.15) was met, missed, or not told apart. ``--second-tab``: another
+tab sits on a results page during each app run. ``--stop``: one more run of the largest count, Stop
+pressed a third of the way in, timed until the page says it stopped. ``--repeat R``: R more runs of
+the largest count (new images each time) with the RSS of the server and its model process after each.
 ``--profile DIR``: py-spy samples the server and its model process during each timed app run (DIR/app-N-R.txt, collapsed
 stacks). The server starts in a session of its own, as a user's does (see :func:`start_server`); ``--same-session``
 keeps it in this script's, with Chromium. Needs /usr/bin/chromium.
@@ -22,6 +23,7 @@ keeps it in this script's, with Chromium. Needs /usr/bin/chromium.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import signal
@@ -39,7 +41,7 @@ from lychee_rerank.export import format_table
 from lychee_rerank.intake import ImageInput
 from lychee_rerank.runtime.machine import describe_machine, load_average, machine_info
 
-from bench_support import DEFAULT_OUT_DIR, median, percentile, script_main, synthetic_images
+from bench_support import DEFAULT_OUT_DIR, median, median_interval, percentile, script_main, synthetic_images
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -383,7 +385,8 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     too); the other figures are the round with the median ratio's."""
     middle = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
     medians = {name: median([r[name] for r in rounds]) for name in ("library_s", "app_s", "grid_s", "harness_s")}
-    return {**middle, **medians, "ratio": median([r["ratio"] for r in rounds]), "ratios": [r["ratio"] for r in rounds],
+    ratios = [r["ratio"] for r in rounds]
+    return {**middle, **medians, "ratio": median(ratios), "ratio_interval": median_interval(ratios), "ratios": ratios,
             "rounds": rounds}
 
 
@@ -403,6 +406,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "same_session": args.same_session, **figures, "machine": info}
 
 
+def ratio_cell(row: dict[str, Any]) -> str:
+    """The median ratio, its 95% interval (6 rounds or more) and each round's, sorted."""
+    low, high = row.get("ratio_interval") or (float("nan"), float("nan"))
+    interval = f" [{low:.2f}-{high:.2f}]" if not math.isnan(low) else ""
+    rounds = f" ({', '.join(f'{x:.2f}' for x in sorted(row['ratios']))})" if len(row["ratios"]) > 1 else ""
+    return f"{row['ratio']:.2f}{interval}{rounds}"
+
+
 def print_table(report: dict[str, Any], path: Any) -> None:
     nan = float("nan")  # figures a report from before they were measured lacks
     tab = ", a second tab open on results" if report["second_tab"] else ""
@@ -410,14 +421,15 @@ def print_table(report: dict[str, Any], path: Any) -> None:
     print(f"# app vs library: {report['model']}, {report['size']} px images, Chromium{tab}, {session}; "
           f"{describe_machine(report['machine'])}; full: {path}")
     rows = [[r["images"], f"{r['library_s']:.2f} s", f"{r['app_s']:.2f} s",
-             f"{r['ratio']:.2f}" + (f" ({', '.join(f'{x:.2f}' for x in r['ratios'])})" if len(r["ratios"]) > 1 else ""),
+             ratio_cell(r),
              f"{r['grid_s']:.2f} s", f"{r['messages']}",
              f"{r['bytes'] / 1024:.0f} + {r['media_bytes'] / 1024:.0f} KiB",
              f"{r['progress_per_s']:.1f}/s (max gap {r['progress_gap_max_s']:.2f} s)",
              f"{r['library_cpu_s']:.1f} / {r['server_cpu_s']:.1f} ({r.get('model_cpu_s', nan):.1f}) / "
              f"{r['chromium_cpu_s']:.1f} / {r.get('harness_cpu_s', nan):.1f}"]
             for r in report["rows"]]
-    print(format_table(["images", "library rank()", "app Run → 完成", "ratio (each round)", "app Run → grid",
+    print(format_table(["images", "library rank()", "app Run → 完成", "ratio [95% interval] (each round)",
+                        "app Run → grid",
                         "messages", "bytes: websocket + HTTP", "progress line moves",
                         "CPU s: library / server + model (model) / Chromium / harness"], rows))
     harness = ", ".join(f"{r['images']}: {r['harness_s']:.2f} s" for r in report["rows"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -193,6 +194,16 @@ def test_percentiles_and_sizes():
     assert bench_support.percentile([1, 2, 3, 4, 5], 50) == 3
     assert bench_support.percentile([0, 10], 90) == pytest.approx(9.0)
     assert bench_support.parse_size("1024x768") == (1024, 768)
+
+
+def test_median_interval_is_the_order_statistics_of_the_binomial():
+    # For 7 values the 95% interval of the median is the smallest to the largest (each side 1/128 < 2.5%); for
+    # 11 the second smallest to the second largest; 5 values cannot give 95% (each side 1/32 > 2.5%).
+    values = [1.24, 1.45, 1.29, 1.21, 1.30, 1.38, 0.99, 1.38, 0.90, 1.10, 1.24]
+    assert bench_support.median_interval(values[:7]) == (0.99, 1.45)
+    assert bench_support.median_interval(values) == (0.99, 1.38)
+    low, high = bench_support.median_interval(values[:5])
+    assert math.isnan(low) and math.isnan(high)
 
 
 def test_synthetic_images_are_distinct():
