@@ -139,6 +139,7 @@ def median_interval(values: Sequence[float], level: float = 0.95) -> tuple[float
 
     if len(values) < 2:
         return math.nan, math.nan
+    # the interval comes from the order statistics alone: q, the test's hypothesised median, does not move it
     interval = quantile_test(list(values), q=median(values), p=0.5).confidence_interval(level)
     return float(interval.low), float(interval.high)
 

@@ -408,14 +408,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def ratio_cell(row: dict[str, Any]) -> str:
     """The median ratio, its 95% interval (6 rounds or more) and each round's, sorted."""
-    low, high = row.get("ratio_interval") or (float("nan"), float("nan"))
+    low, high = row.get("ratio_interval") or (math.nan, math.nan)  # a report from before the interval lacks it
     interval = f" [{low:.2f}-{high:.2f}]" if not math.isnan(low) else ""
     rounds = f" ({', '.join(f'{x:.2f}' for x in sorted(row['ratios']))})" if len(row["ratios"]) > 1 else ""
     return f"{row['ratio']:.2f}{interval}{rounds}"
 
 
 def print_table(report: dict[str, Any], path: Any) -> None:
-    nan = float("nan")  # figures a report from before they were measured lacks
     tab = ", a second tab open on results" if report["second_tab"] else ""
     session = "the server in Chromium's session" if report.get("same_session") else "the server in its own session"
     print(f"# app vs library: {report['model']}, {report['size']} px images, Chromium{tab}, {session}; "
@@ -425,8 +424,8 @@ def print_table(report: dict[str, Any], path: Any) -> None:
              f"{r['grid_s']:.2f} s", f"{r['messages']}",
              f"{r['bytes'] / 1024:.0f} + {r['media_bytes'] / 1024:.0f} KiB",
              f"{r['progress_per_s']:.1f}/s (max gap {r['progress_gap_max_s']:.2f} s)",
-             f"{r['library_cpu_s']:.1f} / {r['server_cpu_s']:.1f} ({r.get('model_cpu_s', nan):.1f}) / "
-             f"{r['chromium_cpu_s']:.1f} / {r.get('harness_cpu_s', nan):.1f}"]
+             f"{r['library_cpu_s']:.1f} / {r['server_cpu_s']:.1f} ({r.get('model_cpu_s', math.nan):.1f}) / "
+             f"{r['chromium_cpu_s']:.1f} / {r.get('harness_cpu_s', math.nan):.1f}"]
             for r in report["rows"]]
     print(format_table(["images", "library rank()", "app Run → 完成", "ratio [95% interval] (each round)",
                         "app Run → grid",

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from lychee_rerank.app import cards as cards_mod
 from lychee_rerank.app import engine as eng
-from lychee_rerank.app import jobs, page, sessions
+from lychee_rerank.app import jobs, live_feed, page, sessions
 from lychee_rerank.cli import main
 from lychee_rerank.export import to_json
 from lychee_rerank.results import RankResult, format_size
@@ -78,7 +78,7 @@ def captions(at: AppTest) -> list[str]:
 
 
 def live_views(at: AppTest) -> list:
-    return [e for e in at.main if str(getattr(e, "key", "")).endswith("lr_live")]
+    return [e for e in at.main if str(getattr(e, "key", "")).endswith(live_feed.KEY)]
 
 
 def test_the_live_view_is_mounted_idle_before_the_first_run(app_env, folder):
