@@ -24,6 +24,7 @@ from lychee_rerank.app.media import image_url
 from lychee_rerank.app.models import ModelPool
 from lychee_rerank.app.sessions import SessionStore, is_issued, new_session_id
 from lychee_rerank.app.text import DEFAULT_LANGUAGE, LANGUAGES, doc_words, t, translate_warning
+from lychee_rerank.app.upload_prep import UploadPrep
 from lychee_rerank.errors import DemoModelMissingError, LycheeRerankError
 from lychee_rerank.export import to_csv, to_json
 from lychee_rerank.safe_text import markdown_literal as md
@@ -42,6 +43,7 @@ from lychee_rerank.settings import (
 JOB = "lr_job"
 VIEW, COMPARE = card_actions.VIEW, card_actions.COMPARE  # the full-size view's session; the compared indices
 SESSION = "lr_session"  # this browser session's id, also in the URL (?s=...)
+UPLOAD_PREP = "lr_upload_prep"  # the uploader's files on their way to disk (upload_prep.py)
 PREVIOUS = "lr_previous_job"  # the run before the current one, shown until the new run has results
 logger = logging.getLogger("lychee_rerank.app")
 # On a network (not localhost) visitors share this server: the operator chooses the models and no
@@ -206,17 +208,21 @@ def recent_count(run: Job) -> str:
 RESULTS_PART, RECENT_PART = "lr_results_part", "lr_recent_part"
 
 
-def rerun_parts() -> None:
-    """A callback's rerun of the results and the recent runs (the rest of the page is unchanged)."""
-    st.rerun([RESULTS_PART, RECENT_PART])
+RECENT_DRAWN = "lr_recent_drawn"  # which runs the sidebar lists now
+
+
+def recent_list() -> list[tuple[float, Job]]:
+    """The finished runs the sidebar offers again (this page's own run is left out), latest first."""
+    mine_only = st.session_state[SESSION] if SHARED else None
+    current = st.session_state.get(JOB)
+    return [(when, run) for when, run in session_store().recent(mine_only)
+            if run is not current and not run.active and run.results]
 
 
 @st.fragment(key=RECENT_PART)
 def recent_runs() -> None:
-    mine_only = st.session_state[SESSION] if SHARED else None
-    current = st.session_state.get(JOB)
-    recent = [(when, run) for when, run in session_store().recent(mine_only)
-              if run is not current and not run.active and run.results]
+    recent = recent_list()
+    st.session_state[RECENT_DRAWN] = [id(run) for _, run in recent]
     if recent:
         st.subheader(tr("recent_header"))
     for when, run in recent:
@@ -229,11 +235,20 @@ with st.sidebar:
     recent_runs()
 
 
-@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
-def carries_prompts(folder: str, upload_key: tuple, _uploads: list) -> bool:
-    """Whether the chosen images carry generation prompts (cached: read again only when they change). ``_uploads``
-    are the uploader's files: their bytes are copied out only on a miss, not on every rerun that asks."""
-    return page.any_prompt([(f.name, f.getvalue()) for f in _uploads], folder or None)
+PROMPTS_SEEN, PROMPTS_TTL_S = "lr_prompts_seen", 30.0  # the last answer: (what was asked, when, the answer)
+
+
+def carries_prompts(folder: str, uploads: list) -> bool:
+    """Whether the chosen images carry generation prompts: read again only when the choice changes, or after
+    PROMPTS_TTL_S (a folder's files may change). A comparison of names and sizes per rerun: st.cache_data hashed
+    them, 10 ms with 500 uploads in the rerun that draws a run's results (issue 27)."""
+    asked = (folder, tuple((f.name, f.size) for f in uploads))
+    seen = st.session_state.get(PROMPTS_SEEN)
+    if seen is not None and seen[0] == asked and time.monotonic() - seen[1] < PROMPTS_TTL_S:
+        return seen[2]
+    found = page.any_prompt([(f.name, f.getvalue()) for f in uploads], folder or None)
+    st.session_state[PROMPTS_SEEN] = (asked, time.monotonic(), found)
+    return found
 
 
 # --- what the page was given: read again by each rerun of the run-and-results part below -------------
@@ -262,8 +277,8 @@ def read_given(job: Job | None) -> Given:
     # After a reload the uploader is empty, but the last run's uploads are still in memory: offer them again.
     reusable = job.uploaded if job is not None and not job.active and not uploaded and not ranking_texts else []
     # "Each image's own prompt" is offered when the images carry prompts (generated art).
-    prompts_offered = bool(not ranking_texts and (uploaded or folder) and folder_issue is None and carries_prompts(
-        folder, tuple((f.name, f.size) for f in uploaded), uploaded))
+    prompts_offered = bool(not ranking_texts and (uploaded or folder) and folder_issue is None
+                           and carries_prompts(folder, uploaded))
     return Given(
         query=st.session_state.get("query", ""), reference=st.session_state.get("reference"), uploaded=uploaded,
         folder=folder, folder_issue=folder_issue, ranking_texts=ranking_texts,
@@ -286,17 +301,24 @@ def block_reason(given: Given) -> str | None:
     return tr("reason_no_model") if handle is None else None
 
 
+def upload_prep() -> UploadPrep:
+    """This page's uploads, written to disk as they come (not when Run is pressed)."""
+    return st.session_state.setdefault(UPLOAD_PREP, UploadPrep())
+
+
 def start_run(given: Given, job: Job | None) -> Job:
     st.session_state[PREVIOUS] = job if job is not None and job.results else st.session_state.get(PREVIOUS)
     images = not given.ranking_texts
     reference = given.reference
+    prepared = upload_prep().take(given.uploaded) if images else None
     job = Job(
         handle=handle,
         engine=engine(),
         settings=settings,
         query=given.query,
         instruction=page.chosen_instruction(st.session_state.get("preset"), st.session_state.get("instruction")),
-        uploads=[(f.name, f.getvalue()) for f in given.uploaded] if images else [],
+        uploads=[(f.name, f.getvalue()) for f in given.uploaded] if images and prepared is None else [],
+        prepared=prepared,
         folder=given.folder or None if images else None,
         query_image=(reference.name, reference.getvalue()) if reference is not None else None,
         texts=given.texts,
@@ -368,8 +390,10 @@ def draw_progress(job: Job) -> None:
 
 
 def run_ended() -> None:
-    """The live view saw the run end: the results are drawn, and the run joins the recent ones."""
-    rerun_parts()
+    """The live view saw the run end: the results are drawn, and the sidebar's list when it changed (the run before
+    joins it). Unchanged, it is not sent again: a button per run kept, in the moment the user waits (issue 27)."""
+    changed = [id(run) for _, run in recent_list()] != st.session_state.get(RECENT_DRAWN)
+    st.rerun([RESULTS_PART, RECENT_PART] if changed else [RESULTS_PART])  # the rest of the page is unchanged
 
 
 # While a run goes on, its progress and best-so-far grid are drawn in the browser from a JSON feed
@@ -415,15 +439,16 @@ def draw_card(job: Job, result, decimals: int, icons_only: bool, folded: list | 
 
 
 def card_html(job: Job, result, decimals: int, icons_only: bool, folded: list | None = None, details: bool = True,
-              large: bool = False) -> str:
+              large: bool = False, state: dict | None = None) -> str:
     """A card with its buttons; ``folded``: near-duplicates behind it (a +N badge); ``details``: its generation info
-    and model output, left out where the card sits in an expander already. One piece of HTML: the results page
-    draws 60 at once, after each run and each pick."""
+    and model output, left out where the card sits in an expander already; ``state``: what the page compares, read
+    once for many cards (session state's lookups are slow). One piece of HTML: the results page draws 60 at once,
+    after each run and each pick."""
     badge = tr("warning_badge") if result.warning else None
     rank_line = rank_text(result.rank, result.score, decimals)
     warning = translate_warning(lang, result.warning)
     mark = job.marks.get(result.index)
-    active = card_actions.active_buttons(job, result.index, st.session_state)
+    active = card_actions.active_buttons(job, result.index, st.session_state if state is None else state)
     extra = card_actions.buttons_html(result.index, active, tr, icons_only)
     if job.texts is not None:
         body = cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning, mark=mark)
@@ -605,7 +630,8 @@ def draw_grid(job: Job, shown: list, stacks: list | None, decimals: int) -> list
     st.caption(tr_docs("showing", job.texts is not None, shown=count, total=len(job.scored)))
     width = st.session_state.columns
     ordered = grouped.sort_tiles(visible, st.session_state.sort)
-    results_grid.mount([(tile.result.index, card_html(job, tile.result, decimals, width > 3, tile.folded))
+    state = {COMPARE: list(st.session_state.get(COMPARE, []))}
+    results_grid.mount([(tile.result.index, card_html(job, tile.result, decimals, width > 3, tile.folded, state=state))
                         for tile in ordered], width)
     if len(visible) < len(tiles) and st.button(tr("show_more"), key="more"):
         st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
@@ -752,6 +778,7 @@ def run_and_results() -> None:
     this part of the page: the sidebar and the inputs above are not sent to the browser again (issue 27)."""
     job = st.session_state.get(JOB)
     given = read_given(job)
+    upload_prep().offer(given.uploaded)
     reason = block_reason(given)
     if st.session_state.get("run") and reason is None and not (job is not None and job.active):
         job = start_run(given, job)

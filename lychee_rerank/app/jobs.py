@@ -11,10 +11,9 @@ States and transitions (each a method below)::
     RUNNING ── _score: Reranker.rank with progress ──► DONE | STOPPED (Stop pressed)
     any error ─────────────────────────────────────────► ERROR (a message, never a traceback)
 
-``on_progress`` writes the count and the latest result (one tuple) into the
-job; the page polls it from an ``st.fragment(run_every=...)``; Stop sets an
-event that ``should_stop`` reads between images. One process-wide queue
-(``Engine.runs``) lets one run use the GPU at a time, in the order Run was pressed.
+``on_progress`` writes the count and the latest result (one tuple) into the job; the page's live view reads it
+(live_feed.py); Stop sets an event that ``should_stop`` reads between images. One process-wide queue (``Engine.runs``)
+lets one run use the GPU at a time, in the order Run was pressed.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 from ..errors import LycheeRerankError
@@ -32,11 +32,11 @@ from ..results import RankResult
 from ..settings import PARSE_SKIPPED
 from .engine import Callbacks, Engine, ModelHandle, RankRequest, RunSettings, input_digest
 from .page import MIX, TYPED, inputs_from_sources, make_thumbnail
+from .upload_prep import PreparedUploads
 
 PREPARING, QUEUED, RUNNING, DONE, STOPPED, ERROR = "preparing", "queued", "running", "done", "stopped", "error"
 QUEUE_POLL_S = 0.2
-PREVIEW_SIDE = 1600  # the full-size view: large enough for a screen, small enough to send quickly
-PREVIEWS_KEPT = 8
+PREVIEW_SIDE, PREVIEWS_KEPT = 1600, 8  # the full-size view: large enough for a screen, small enough to send quickly
 
 
 @dataclass
@@ -54,6 +54,7 @@ class Job:
     texts: list[str] | None = None  # rank these texts instead of images
     query_source: str = "typed"  # "typed"; "own": each image's own prompt; "mix": its prompt and the typed text
     reused: list[ImageInput] = field(default_factory=list, repr=False)  # a previous run's uploads, ranked again
+    prepared: Future[PreparedUploads] | None = field(default=None, repr=False)  # the uploads, spooled by the page
     spools: list[Spool] = field(default_factory=list, repr=False)  # where ``uploaded`` reads from (a reused run's too)
     state: str = PREPARING
     results: list[RankResult] | None = None  # best first, when finished
@@ -165,19 +166,28 @@ class Job:
     def _prepare(self) -> None:
         """PREPARING: read the inputs and compute the cache key."""
         if self.texts is None:
-            spool = Spool() if self.uploads else None  # on disk, not in memory: a kept run holds paths (issue 27)
-            self.spools += [spool] if spool is not None else []
-            sources = inputs_from_sources(self.uploads, self.folder, self.reused, spool)
-            self.inputs, self.uploaded, self.intake_notes = sources.inputs, sources.uploaded, sources.notes
-            digests = [input_digest(item) for item in self.inputs]
+            digests = self._read_inputs()
         else:
             digests = ["text:" + bytes_digest(text.encode("utf-8")) for text in self.texts]
-        self.uploads, self.reused = [], []  # the spool holds the bytes now
+        self.uploads, self.reused, self.prepared = [], [], None  # the spool holds the bytes now
         self._progress = (0, len(self.texts if self.texts is not None else self.inputs), None)
         if self.query_image is not None:
             digests.append("query-image:" + bytes_digest(self.query_image[1]))
         query_key = self.query if self.query_source == TYPED else f"{self.query_source}\0{self.query}"
         self._key = self.engine.cache.key(self.settings, query_key, self.instruction, digests)
+
+    def _read_inputs(self) -> list[str]:
+        """The images (uploads on disk, not in memory: a kept run holds paths) and their content digests."""
+        if self.prepared is not None:  # the page spooled the uploads as they came (upload_prep.py); its error is ours
+            ready = self.prepared.result()
+            self.spools.append(ready.spool)
+            sources, known = inputs_from_sources([], self.folder, ready.inputs), ready.digests
+        else:
+            spool = Spool() if self.uploads else None
+            self.spools += [spool] if spool is not None else []
+            sources, known = inputs_from_sources(self.uploads, self.folder, self.reused, spool), []
+        self.inputs, self.uploaded, self.intake_notes = sources.inputs, sources.uploaded, sources.notes
+        return known + [input_digest(item) for item in self.inputs[len(known):]]
 
     def _from_cache(self) -> bool:
         """-> DONE at once when this exact run was scored before."""
@@ -213,8 +223,8 @@ class Job:
         request = RankRequest(self.query, self.inputs if images else list(self.texts), texts=not images,
                               query_image=self.query_image, instruction=self.instruction,
                               own_prompts=self.own_prompts, mix=self.query_source == MIX)
-        ranking = self.handle.rank(self.settings, request, Callbacks(self._on_progress, self._stop.is_set,
-                                                                     self._on_wait))
+        calls = Callbacks(self._on_progress, self._stop.is_set, self._on_wait)
+        ranking = self.handle.rank(self.settings, request, calls)
         self.query_warnings = list(ranking.warnings)
         self.results = list(ranking)
         if ranking.stopped:
@@ -238,9 +248,7 @@ class Job:
     # -- what the page shows and downloads
     def toggle_mark(self, index: int, mark: str) -> None:
         """Pick or reject a result; the same mark again clears it."""
-        if self.marks.get(index) == mark:
-            del self.marks[index]
-        else:
+        if self.marks.pop(index, None) != mark:
             self.marks[index] = mark
 
     def preview(self, index: int) -> bytes:
@@ -277,9 +285,8 @@ class Job:
 
     def query_thumbnail(self) -> bytes | None:
         """A thumbnail of the reference image, for the query shown above the results."""
-        if self.query_image is None:
-            return None
-        return make_thumbnail(ImageInput(name=self.query_image[0], data=self.query_image[1]))
+        image = self.query_image
+        return make_thumbnail(ImageInput(name=image[0], data=image[1])) if image is not None else None
 
     @property
     def own_prompts(self) -> bool:

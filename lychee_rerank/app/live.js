@@ -14,6 +14,7 @@ export default function (component) {
   let view = views.get(parentElement);
   if (!data.token) {  // mounted before any run (live_feed.mount_idle): this script loads, nothing is drawn
     if (view) remove(view, parentElement);
+    preload(data.preload || []);
     return undefined;
   }
   if (!view) {
@@ -34,6 +35,13 @@ export default function (component) {
     schedule(view, 0);
   }
   return () => remove(view, parentElement);
+}
+
+// The results page's widget scripts, imported while the user fills the form: Streamlit's own import of the same
+// address at the run's end then finds them loaded (live_feed.results_scripts).
+function preload(paths) {
+  const base = window.location.origin + window.location.pathname.replace(/[^/]*$/, "");
+  paths.forEach((path) => import(new URL(path, base).href).catch(() => {}));
 }
 
 function remove(view, parent) {

@@ -188,8 +188,9 @@ def mount(job: Job, lang: str, previous: Job | None, on_stop: Callable[[], None]
 def mount_idle() -> None:
     """The live view with nothing to show, on a page with no run yet. A fresh tab's first Run otherwise fetched,
     parsed and ran the component runtime's scripts (four files) and live.js in the first half second of scoring,
-    on the CPU the model needs (a Chromium trace, 2 cores); mounted now, they load while the user fills the form."""
-    _component()(key=KEY, data={"token": None})
+    on the CPU the model needs (a Chromium trace, 2 cores); mounted now, they load while the user fills the form.
+    It also loads the scripts of the widgets the results page brings (see :func:`results_scripts`)."""
+    _component()(key=KEY, data={"token": None, "preload": results_scripts()})
 
 
 def thumbnail_src(job: Job, index: int) -> str:
@@ -206,3 +207,18 @@ def token_of(job: Job) -> str | None:
 
 def _token_locked(job: Job) -> str | None:
     return next((token for token, (job_ref, _, _) in _feeds.items() if job_ref() is job), None)
+
+
+# Streamlit loads a widget's script the first time a page draws one. The form has no progress bar, slider, toggle or
+# download button, so a tab's first run fetched and ran thirteen scripts (these and what they import) in the moment
+# between the run's end and its results (issue 27).
+RESULTS_WIDGETS = ("Progress", "Slider", "Checkbox", "DownloadButton")
+
+
+@cache
+def results_scripts() -> list[str]:
+    """The installed Streamlit's scripts for RESULTS_WIDGETS, as paths under the page (static/js/...). A widget
+    whose script is not found is left out: the page then loads it when it first draws one, as Streamlit does."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    found = [sorted(folder.glob(f"{name}.*.js")) for name in RESULTS_WIDGETS]
+    return [f"static/js/{paths[0].name}" for paths in found if len(paths) == 1]

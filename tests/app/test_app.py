@@ -87,7 +87,7 @@ def test_the_live_view_is_mounted_idle_before_the_first_run(app_env, folder):
     at = open_app()
     idle = live_views(at)
     assert len(idle) == 1 and idle[0].proto.component_name == "lychee_live"
-    assert json.loads(idle[0].proto.json) == {"token": None}
+    assert json.loads(idle[0].proto.json) == {"token": None, "preload": live_feed.results_scripts()}
     run_to_end(at, "shapes, for the idle live view", folder)  # a query of its own: scores are cached per process
     assert live_views(at) == [] and cards(at)
 

@@ -567,6 +567,12 @@ def test_uploads_survive_a_reload_and_rank_again_with_a_new_query(tiny_reranker_
         sync_api.expect(page.locator(".lr-query")).to_contain_text("a red circle")
         sync_api.expect(page.locator(".lr-card")).to_have_count(3)
         assert upload_folders() - before == {folder}  # ranked again from the same files
+        # Another tab lists both runs; its own run's end leaves that list as it was (not sent again), still shown.
+        other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        other.set_default_timeout(WAIT_MS)
+        rank_images(other, url, "a green circle", distinct_pngs(2))
+        listed = other.locator('[data-testid="stSidebar"]').get_by_role("button", name=re.compile("a (red|blue) "))
+        sync_api.expect(listed).to_have_count(2)
     assert not folder.exists()  # the server deleted it as it stopped (SIGTERM)
 
 
@@ -580,9 +586,16 @@ def test_the_demo_banner_loads_the_examples():
         assert page.locator(".lr-livebox").count() == 0
         page.get_by_role("button", name="载入内置示例").click()
         sync_api.expect(page.locator("textarea").first).to_have_value("a red circle")
+        clicked = page.evaluate("performance.now()")
         page.get_by_role("button", name="开始重排序").click()
         sync_api.expect(page.get_by_text("完成：10 张图片已排序")).to_be_visible()
         assert page.locator(".lr-card .lr-name").first.inner_text() == "red_circle.png"
+        # Issue 27: the results page's widget scripts (progress bar, sliders, toggle, downloads) came with the form,
+        # not while the user waited for the results of this tab's first run
+        fetched = page.evaluate("(t) => performance.getEntriesByType('resource').filter((e) => e.startTime > t "
+                                "&& e.name.includes('/static/js/')).map((e) => e.name)", clicked)
+        assert fetched == []
+        sync_api.expect(page.get_by_role("slider")).to_have_count(2)  # the preloaded scripts work: threshold, columns
 
 
 # Notes the page's clock each time the best-so-far grid changes (one MutationObserver callback per redraw).

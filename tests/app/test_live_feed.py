@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 import pytest
+import streamlit
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -84,3 +85,11 @@ def test_a_feed_does_not_keep_its_job_alive(client):
     gc.collect()
     assert live_feed.feed(token) is None
     assert client.get(f"/api/lychee/live/{token}").status_code == 404
+
+
+def test_the_results_widgets_scripts_are_found_in_the_installed_streamlit():
+    """Issue 27: the idle live view loads the scripts of the results page's widgets ahead. A Streamlit that renamed
+    them would quietly bring their loading back into the moment between a run's end and its results."""
+    scripts = live_feed.results_scripts()
+    assert [Path(path).name.split(".")[0] for path in scripts] == list(live_feed.RESULTS_WIDGETS)
+    assert all((Path(streamlit.__file__).parent / "static" / path).is_file() for path in scripts)
