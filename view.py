@@ -241,7 +241,7 @@ PROMPTS_SEEN, PROMPTS_TTL_S = "lr_prompts_seen", 30.0  # the last answer: (what 
 def carries_prompts(folder: str, uploads: list) -> bool:
     """Whether the chosen images carry generation prompts: read again only when the choice changes, or after
     PROMPTS_TTL_S (a folder's files may change). A comparison of names and sizes per rerun: st.cache_data hashed
-    them, 10 ms with 500 uploads in the rerun that draws a run's results (issue 27)."""
+    them, most of the 8-14 ms that reading the page's inputs took with 500 uploads (issue 27)."""
     asked = (folder, tuple((f.name, f.size) for f in uploads))
     seen = st.session_state.get(PROMPTS_SEEN)
     if seen is not None and seen[0] == asked and time.monotonic() - seen[1] < PROMPTS_TTL_S:
