@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -439,16 +440,17 @@ def draw_card(job: Job, result, decimals: int, icons_only: bool, folded: list | 
 
 
 def card_html(job: Job, result, decimals: int, icons_only: bool, folded: list | None = None, details: bool = True,
-              large: bool = False, state: dict | None = None) -> str:
+              large: bool = False, compared: Collection[int] | None = None) -> str:
     """A card with its buttons; ``folded``: near-duplicates behind it (a +N badge); ``details``: its generation info
-    and model output, left out where the card sits in an expander already; ``state``: what the page compares, read
-    once for many cards (session state's lookups are slow). One piece of HTML: the results page draws 60 at once,
+    and model output, left out where the card sits in an expander already; ``compared``: the indices in the comparison,
+    read once for many cards (session state's lookups are slow). One piece of HTML: the results page draws 60 at once,
     after each run and each pick."""
     badge = tr("warning_badge") if result.warning else None
     rank_line = rank_text(result.rank, result.score, decimals)
     warning = translate_warning(lang, result.warning)
     mark = job.marks.get(result.index)
-    active = card_actions.active_buttons(job, result.index, st.session_state if state is None else state)
+    compared = st.session_state.get(COMPARE, []) if compared is None else compared
+    active = card_actions.active_buttons(job, result.index, compared)
     extra = card_actions.buttons_html(result.index, active, tr, icons_only)
     if job.texts is not None:
         body = cards.text_card_html(result, rank_line=rank_line, badge=badge, warning=warning, mark=mark)
@@ -630,9 +632,9 @@ def draw_grid(job: Job, shown: list, stacks: list | None, decimals: int) -> list
     st.caption(tr_docs("showing", job.texts is not None, shown=count, total=len(job.scored)))
     width = st.session_state.columns
     ordered = grouped.sort_tiles(visible, st.session_state.sort)
-    state = {COMPARE: list(st.session_state.get(COMPARE, []))}
-    results_grid.mount([(tile.result.index, card_html(job, tile.result, decimals, width > 3, tile.folded, state=state))
-                        for tile in ordered], width)
+    compared = set(st.session_state.get(COMPARE, []))
+    results_grid.mount([(tile.result.index, card_html(job, tile.result, decimals, width > 3, tile.folded,
+                                                      compared=compared)) for tile in ordered], width)
     if len(visible) < len(tiles) and st.button(tr("show_more"), key="more"):
         st.session_state.shown = len(visible) + page.CARDS_PER_PAGE
         st.rerun()

@@ -9,7 +9,7 @@ reports ``{"act", "i"}``; ``apply`` does what the button says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,10 @@ def buttons_html(index: int, active: Mapping[str, bool], tr: Callable[[str], str
     return f'<div class="lr-acts">{"".join(drawn)}</div>'
 
 
-def active_buttons(job: Job, index: int, state: Mapping[str, Any]) -> dict[str, bool]:
-    """Which of a card's buttons are on: its mark, and whether it is in the comparison."""
+def active_buttons(job: Job, index: int, compared: Collection[int]) -> dict[str, bool]:
+    """Which of a card's buttons are on: its mark, and whether it is among the ``compared`` indices."""
     mark = job.marks.get(index)
-    return {"pick": mark == PICK, "reject": mark == REJECT, "cmp": index in state.get(COMPARE, [])}
+    return {"pick": mark == PICK, "reject": mark == REJECT, "cmp": index in compared}
 
 
 @cache
