@@ -141,8 +141,9 @@ function draw(view, snap) {
     view.stop.textContent = snap.stop;
     view.stop.disabled = snap.stopping;
   }
-  // Each move of the grid is layout, paint and new thumbnails to fetch and decode, on the CPU the model needs.
-  const gridDue = snap.finished || !(performance.now() - view.gridAt < view.gridMs);
+  // Each move of the grid is layout, paint and new thumbnails to fetch and decode, on the CPU the model needs. The
+  // finished snapshot does not move it: the results replace it next, and would wait behind that work.
+  const gridDue = !snap.finished && !(performance.now() - view.gridAt < view.gridMs);
   if (gridDue && changed(view, "grid", [snap.header, snap.cards, snap.columns])) {
     drawGrid(view, snap);
     view.gridAt = performance.now();
