@@ -87,7 +87,7 @@ class RunExecutor:
     def __init__(
         self, scorer: Scorer, policy: BatchPolicy, prepare: Callable[[ImageInput], PreparedImage],
         pixels: tuple[int, int], prefetch: int = PREFETCH_BATCHES, reclaimer: MemoryReclaimer | None = None,
-        order_by_size: bool = True, factor: int = PATCH_FACTOR,
+        order_by_size: bool = True, factor: int = PATCH_FACTOR, prepare_nice: int = 0,
     ):
         self.scorer = scorer
         self.factor = factor  # the family's patch × merge: sides are multiples of it
@@ -96,6 +96,7 @@ class RunExecutor:
         self.prepare = prepare
         self.min_pixels, self.max_pixels = pixels
         self.prefetch = prefetch
+        self.prepare_nice = prepare_nice  # the preparing thread gives way to the model's (runtime.threads)
         self.reclaimer = reclaimer or MemoryReclaimer()
 
     def execute(self, run: Run, should_stop: Callable[[], bool] | None = None) -> RunStats:
@@ -105,7 +106,7 @@ class RunExecutor:
         costs = self._costs(run) if ordered else [0] * len(run.documents)
         order = sorted(range(len(costs)), key=lambda i: (costs[i], i))
         batches = (self._prepare_batch(run, indices) for indices in self.policy.batches(order, costs.__getitem__))
-        with Prefetcher(batches, self.prefetch, should_stop=should_stop) as ready:
+        with Prefetcher(batches, self.prefetch, should_stop=should_stop, nice=self.prepare_nice) as ready:
             pending = iter(ready)
             while True:
                 if should_stop is not None and should_stop():

@@ -21,7 +21,7 @@ from .runtime import devices
 from .runtime.batching import batch_policy
 from .runtime.loading import LoadedModel, load_model, pixel_budget
 from .runtime.reclaim import MemoryReclaimer
-from .runtime.threads import run_threads, threads_in_use, torch_threads
+from .runtime.threads import prepare_nice, run_threads, threads_in_use, torch_threads
 from .scoring.families import choose_family
 from .scoring.modes import choose_mode, make_scorer
 from .scoring.prompts import resolve_instruction
@@ -272,6 +272,7 @@ class Reranker:
         executor = RunExecutor(
             self.scorer, policy, self._prepare, (self.min_pixels, self.max_pixels), self.prefetch_batches,
             self._reclaimer, order_by_size=self.order_by_size, factor=self.geometry.factor,
+            prepare_nice=prepare_nice(self.loaded_model.device),
         )
         with torch_threads(self.cpu_threads):  # set on the scoring thread; the prepare thread starts under it
             return executor.execute(run, should_stop)

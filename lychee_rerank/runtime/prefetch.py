@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
+from .threads import give_way
+
 T = TypeVar("T")
 
 _ITEM, _ERROR, _DONE = "item", "error", "done"
@@ -35,14 +37,16 @@ class Prefetcher(Generic[T]):
     Use as a context manager so the thread always ends; ``depth`` 0 runs ``source``
     on the caller's thread (sequential, for comparison and debugging). ``should_stop``
     is polled while the consumer waits for an item: when it returns True the iteration
-    ends (and :attr:`stopped` is set), even if the producer is stuck.
+    ends (and :attr:`stopped` is set), even if the producer is stuck. ``nice`` raises the
+    producer thread's nice value (Linux): it gives way to the consumer on a shared core.
     """
 
     def __init__(
         self, source: Iterable[T], depth: int, name: str = "lychee-prefetch",
-        should_stop: Callable[[], bool] | None = None,
+        should_stop: Callable[[], bool] | None = None, nice: int = 0,
     ):
         self.depth = depth
+        self.nice = nice
         self.stopped = False
         self._should_stop = should_stop
         self._source = iter(source)
@@ -97,6 +101,7 @@ class Prefetcher(Generic[T]):
         self.close(INTERRUPT_WAIT_S if interrupted else CLOSE_WAIT_S)
 
     def _fill(self) -> None:
+        give_way(self.nice)
         try:
             for item in self._source:
                 if not self._offer(_ITEM, item):

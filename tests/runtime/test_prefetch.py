@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -82,3 +84,16 @@ def test_should_stop_ends_the_wait_for_a_stuck_producer():
             release.set()  # so that leaving the block does not wait out the stuck producer
     finally:
         release.set()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+@pytest.mark.parametrize("nice", [0, 4])
+def test_the_producer_gives_way_by_nice_and_the_consumer_keeps_its_priority(nice: int):
+    def priorities():
+        for _ in range(3):
+            yield os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with Prefetcher(priorities(), depth=2, nice=nice) as items:
+        assert list(items) == [min(mine + nice, 19)] * 3
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine

@@ -1,7 +1,10 @@
-"""Torch threads per run: one for a small model on the CPU, the caller's count when given, put back after."""
+"""Torch threads per run: one for a small model on the CPU, the caller's count when given, put back after; on the
+CPU the preparing thread gives way to the model's."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from pathlib import Path
 
@@ -11,7 +14,14 @@ import torch
 from lychee_rerank import InvalidSettingError, Reranker
 from lychee_rerank.cli import build_parser, reranker_kwargs
 from lychee_rerank.demo.architecture import ModelShape, build_config, new_model, train_tokenizer
-from lychee_rerank.runtime.threads import compute_parameters, run_threads, torch_threads
+from lychee_rerank.runtime.threads import (
+    PREPARE_NICE_CPU,
+    compute_parameters,
+    give_way,
+    prepare_nice,
+    run_threads,
+    torch_threads,
+)
 from lychee_rerank.settings import SMALL_MODEL_PARAMS
 
 from helpers import png_bytes
@@ -107,3 +117,53 @@ def test_the_clis_threads_option_reaches_the_reranker():
     assert reranker_kwargs(args)["cpu_threads"] == 3
     args = build_parser().parse_args(["rank", "--model", "demo", "--query", "x", "folder"])
     assert "cpu_threads" not in reranker_kwargs(args)
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+
+
+def nice_of(thread_id: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, thread_id)
+
+
+def _nice_after_giving_way(steps: int) -> tuple[int, int]:
+    seen = []
+
+    def body():
+        seen.append(nice_of(threading.get_native_id()))
+        give_way(steps)
+        seen.append(nice_of(threading.get_native_id()))
+
+    worker = threading.Thread(target=body)
+    worker.start()
+    worker.join()
+    return seen[0], seen[1]
+
+
+@linux_only
+def test_giving_way_lowers_the_calling_thread_only():
+    mine = nice_of(threading.get_native_id())
+    before, after = _nice_after_giving_way(3)
+    assert (before, after) == (mine, min(mine + 3, 19))
+    assert nice_of(threading.get_native_id()) == mine, "the caller's own thread keeps its priority"
+    assert _nice_after_giving_way(50)[1] == 19, "capped at the lowest priority"
+    assert _nice_after_giving_way(0)[1] == mine
+
+
+def test_only_a_run_on_the_cpu_lowers_its_preparing_thread():
+    assert prepare_nice("cpu") == PREPARE_NICE_CPU > 0
+    assert prepare_nice("cuda") == 0, "on a GPU the preparing thread may be the slow step: it keeps its priority"
+
+
+@linux_only
+def test_a_run_on_the_cpu_prepares_its_images_on_a_thread_that_gives_way(tiny_reranker):
+    seen = set()
+
+    def preparing_threads_nice(done, total, result):
+        seen.update(nice_of(t.native_id) for t in threading.enumerate() if t.name == "lychee-prefetch" and t.is_alive())
+
+    # three batches, two ahead: the preparing thread is still there (waiting to hand over) at the first image's progress
+    reranker = Reranker(tiny_reranker.loaded_model, batch_size=1, prefetch_batches=2)
+    reranker.rank("a red circle", [png_bytes("red"), png_bytes("blue"), png_bytes("green")],
+                  on_progress=preparing_threads_nice)
+    assert seen == {min(nice_of(threading.get_native_id()) + PREPARE_NICE_CPU, 19)}
