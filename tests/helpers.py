@@ -11,13 +11,17 @@ import functools
 import importlib.util
 import io
 import json
+import os
 import random
 import re
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 from tokenizers import normalizers
 from transformers import Qwen2TokenizerFast
@@ -244,3 +248,12 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0, interval: f
             return True
         time.sleep(interval)
     return False
+
+
+# Nice values are per thread only on Linux (runtime/threads.give_way does nothing elsewhere).
+per_thread_nice = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+
+
+def thread_nice(thread_id: int | None = None) -> int:
+    """The nice value of thread ``thread_id`` (the calling thread by default)."""
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id() if thread_id is None else thread_id)

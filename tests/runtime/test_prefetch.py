@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 
@@ -11,7 +9,7 @@ import pytest
 
 from lychee_rerank.runtime.prefetch import Prefetcher
 
-from helpers import wait_until
+from helpers import per_thread_nice, thread_nice, wait_until
 
 
 def counting(n: int, produced: list[int], fail_at: int | None = None):
@@ -86,14 +84,14 @@ def test_should_stop_ends_the_wait_for_a_stuck_producer():
         release.set()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+@per_thread_nice
 @pytest.mark.parametrize("nice", [0, 4])
 def test_the_producer_gives_way_by_nice_and_the_consumer_keeps_its_priority(nice: int):
     def priorities():
         for _ in range(3):
-            yield os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            yield thread_nice()
 
-    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    mine = thread_nice()
     with Prefetcher(priorities(), depth=2, nice=nice) as items:
         assert list(items) == [min(mine + nice, 19)] * 3
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    assert thread_nice() == mine

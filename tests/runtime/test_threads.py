@@ -3,8 +3,6 @@ CPU the preparing thread gives way to the model's."""
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from lychee_rerank.runtime.threads import (
 )
 from lychee_rerank.settings import SMALL_MODEL_PARAMS
 
-from helpers import png_bytes
+from helpers import per_thread_nice, png_bytes, thread_nice
 
 # Text 512 wide x 8 layers: ~40M parameters outside the embeddings, the size where two threads paid off.
 WIDE = ModelShape(name="wide", text_hidden=512, text_layers=8, text_heads=8, text_kv_heads=4, text_intermediate=1408,
@@ -119,20 +117,13 @@ def test_the_clis_threads_option_reaches_the_reranker():
     assert "cpu_threads" not in reranker_kwargs(args)
 
 
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-
-
-def nice_of(thread_id: int) -> int:
-    return os.getpriority(os.PRIO_PROCESS, thread_id)
-
-
 def _nice_after_giving_way(steps: int) -> tuple[int, int]:
     seen = []
 
     def body():
-        seen.append(nice_of(threading.get_native_id()))
+        seen.append(thread_nice())
         give_way(steps)
-        seen.append(nice_of(threading.get_native_id()))
+        seen.append(thread_nice())
 
     worker = threading.Thread(target=body)
     worker.start()
@@ -140,12 +131,12 @@ def _nice_after_giving_way(steps: int) -> tuple[int, int]:
     return seen[0], seen[1]
 
 
-@linux_only
+@per_thread_nice
 def test_giving_way_lowers_the_calling_thread_only():
-    mine = nice_of(threading.get_native_id())
+    mine = thread_nice()
     before, after = _nice_after_giving_way(3)
     assert (before, after) == (mine, min(mine + 3, 19))
-    assert nice_of(threading.get_native_id()) == mine, "the caller's own thread keeps its priority"
+    assert thread_nice() == mine, "the caller's own thread keeps its priority"
     assert _nice_after_giving_way(50)[1] == 19, "capped at the lowest priority"
     assert _nice_after_giving_way(0)[1] == mine
 
@@ -155,15 +146,16 @@ def test_only_a_run_on_the_cpu_lowers_its_preparing_thread():
     assert prepare_nice("cuda") == 0, "on a GPU the preparing thread may be the slow step: it keeps its priority"
 
 
-@linux_only
+@per_thread_nice
 def test_a_run_on_the_cpu_prepares_its_images_on_a_thread_that_gives_way(tiny_reranker):
     seen = set()
 
     def preparing_threads_nice(done, total, result):
-        seen.update(nice_of(t.native_id) for t in threading.enumerate() if t.name == "lychee-prefetch" and t.is_alive())
+        preparing = [t for t in threading.enumerate() if t.name == "lychee-prefetch" and t.is_alive()]
+        seen.update(thread_nice(t.native_id) for t in preparing)
 
     # three batches, two ahead: the preparing thread is still there (waiting to hand over) at the first image's progress
     reranker = Reranker(tiny_reranker.loaded_model, batch_size=1, prefetch_batches=2)
     reranker.rank("a red circle", [png_bytes("red"), png_bytes("blue"), png_bytes("green")],
                   on_progress=preparing_threads_nice)
-    assert seen == {min(nice_of(threading.get_native_id()) + PREPARE_NICE_CPU, 19)}
+    assert seen == {min(thread_nice() + PREPARE_NICE_CPU, 19)}
