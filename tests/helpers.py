@@ -257,3 +257,8 @@ per_thread_nice = pytest.mark.skipif(not sys.platform.startswith("linux"), reaso
 def thread_nice(thread_id: int | None = None) -> int:
     """The nice value of thread ``thread_id`` (the calling thread by default)."""
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id() if thread_id is None else thread_id)
+
+
+def prefetch_threads() -> list[threading.Thread]:
+    """The preparing threads (runtime.prefetch.Prefetcher's) alive now."""
+    return [t for t in threading.enumerate() if t.name == "lychee-prefetch" and t.is_alive()]

@@ -3,7 +3,6 @@ token-budget batches, and the contract (every input once) through stops, worker 
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from lychee_rerank.runtime.batching import BatchPolicy
 from lychee_rerank.scoring.prompts import Content
 from lychee_rerank.settings import PARSE_FAILED, PARSE_SKIPPED
 
-from helpers import assert_contract, jpeg_bytes, png_bytes
+from helpers import assert_contract, jpeg_bytes, png_bytes, prefetch_threads
 
 QUERY = "a red dress 红色连衣裙"
 FIELDS = ("name", "score", "raw_output", "parse_method", "warning", "scored_size", "duplicate_of")
@@ -40,10 +39,6 @@ def mixed_sizes() -> list:
 
 def by_index(ranking) -> dict[int, tuple]:
     return {r.index: tuple(getattr(r, name) for name in FIELDS) for r in ranking}
-
-
-def prefetch_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "lychee-prefetch" and t.is_alive()]
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, "auto"])

@@ -22,7 +22,7 @@ from lychee_rerank.runtime.threads import (
 )
 from lychee_rerank.settings import SMALL_MODEL_PARAMS
 
-from helpers import per_thread_nice, png_bytes, thread_nice
+from helpers import per_thread_nice, png_bytes, prefetch_threads, thread_nice
 
 # Text 512 wide x 8 layers: ~40M parameters outside the embeddings, the size where two threads paid off.
 WIDE = ModelShape(name="wide", text_hidden=512, text_layers=8, text_heads=8, text_kv_heads=4, text_intermediate=1408,
@@ -151,8 +151,7 @@ def test_a_run_on_the_cpu_prepares_its_images_on_a_thread_that_gives_way(tiny_re
     seen = set()
 
     def preparing_threads_nice(done, total, result):
-        preparing = [t for t in threading.enumerate() if t.name == "lychee-prefetch" and t.is_alive()]
-        seen.update(thread_nice(t.native_id) for t in preparing)
+        seen.update(thread_nice(t.native_id) for t in prefetch_threads())
 
     # three batches, two ahead: the preparing thread is still there (waiting to hand over) at the first image's progress
     reranker = Reranker(tiny_reranker.loaded_model, batch_size=1, prefetch_batches=2)
